@@ -1,0 +1,119 @@
+"""pyev: a libev-style event loop with typed watchers.
+
+    import pyev as ev
+
+    def timeout(w: ev.Timer, revents: int) -> None:
+        print("5.5 seconds passed")
+
+    ev.Timer(5.5, timeout).start()
+    ev.default_loop().run()
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from . import _backends
+from ._clock import sleep, time
+from ._constants import (
+    ASYNC,
+    BREAK_ALL,
+    BREAK_CANCEL,
+    BREAK_ONE,
+    CHECK,
+    CHILD,
+    CLEANUP,
+    CUSTOM,
+    EMBED,
+    ERROR,
+    FORK,
+    IDLE,
+    MAXPRI,
+    MINPRI,
+    NONE,
+    PERIODIC,
+    PREPARE,
+    READ,
+    RUN_NOWAIT,
+    RUN_ONCE,
+    SIGNAL,
+    STAT,
+    TIMER,
+    WRITE,
+    Backend,
+    Error,
+    Events,
+)
+from ._loop import Loop, default_loop
+from ._watchers.async_ import Async
+from ._watchers.base import Watcher
+from ._watchers.io import Io
+from ._watchers.periodic import Periodic
+from ._watchers.simple import Check, Cleanup, Fork, Idle, Prepare
+from ._watchers.timer import Timer
+
+__version__: Final = "0.1.0"
+
+
+def supported_backends() -> Backend:
+    """The backends this build can use."""
+    return _backends.supported()
+
+
+def recommended_backends() -> Backend:
+    """The backends worth using on this system (``Loop()`` picks the best)."""
+    return _backends.recommended()
+
+
+def embeddable_backends() -> Backend:
+    """The backends whose loops an ``Embed`` watcher can embed."""
+    return _backends.embeddable()
+
+
+__all__ = [
+    "ASYNC",
+    "BREAK_ALL",
+    "BREAK_CANCEL",
+    "BREAK_ONE",
+    "CHECK",
+    "CHILD",
+    "CLEANUP",
+    "CUSTOM",
+    "EMBED",
+    "ERROR",
+    "FORK",
+    "IDLE",
+    "MAXPRI",
+    "MINPRI",
+    "NONE",
+    "PERIODIC",
+    "PREPARE",
+    "READ",
+    "RUN_NOWAIT",
+    "RUN_ONCE",
+    "SIGNAL",
+    "STAT",
+    "TIMER",
+    "WRITE",
+    "Async",
+    "Backend",
+    "Check",
+    "Cleanup",
+    "Error",
+    "Events",
+    "Fork",
+    "Idle",
+    "Io",
+    "Loop",
+    "Periodic",
+    "Prepare",
+    "Timer",
+    "Watcher",
+    "__version__",
+    "default_loop",
+    "embeddable_backends",
+    "recommended_backends",
+    "sleep",
+    "supported_backends",
+    "time",
+]

@@ -1,0 +1,125 @@
+"""The Linux backend: epoll through the cffi shim.
+
+Facts that shape it (see libev's manual on epoll):
+- A registration belongs to the open file, not the fd number. If a file
+  stays open elsewhere (a dup, a child) after its fd is closed and the
+  number reused, the old registration keeps reporting under that number.
+  Each ADD therefore stores a per-fd generation beside the fd; events from
+  an older generation are dropped by the shim and the whole set is rebuilt
+  on the next poll, which removes the orphan.
+- epoll refuses regular files (EPERM). Like libev we treat such an fd as
+  always ready for whatever is watched, and never block while one is.
+- After fork both processes share the epoll set: the child builds a new one.
+"""
+
+from __future__ import annotations
+
+import errno
+import math
+import os
+
+from .. import _linux
+from .._constants import ERROR, READ, WRITE, Backend
+
+_ADD = _linux.EPOLL_CTL_ADD
+_MOD = _linux.EPOLL_CTL_MOD
+_DEL = _linux.EPOLL_CTL_DEL
+
+
+def _kernel_mask(mask: int) -> int:
+    return (_linux.EPOLLIN if mask & READ else 0) | (_linux.EPOLLOUT if mask & WRITE else 0)
+
+
+class EpollBackend:
+    kind = Backend.EPOLL
+
+    def __init__(self) -> None:
+        self._waiter = _linux.EpollWaiter(_linux.epoll_create())
+        self._masks: dict[int, int] = {}  # fd -> mask registered (or held in _files)
+        self._gens: dict[int, int] = {}  # fd -> generation of its registration
+        self._files: dict[int, int] = {}  # fd -> mask, for fds epoll refused (EPERM)
+        self._broken: list[int] = []  # fds found unusable during a rebuild
+
+    def fileno(self) -> int:
+        return self._waiter.epfd
+
+    def _register(self, fd: int, mask: int) -> None:
+        gen = (self._gens.get(fd, 0) + 1) & 0xFFFFFFFF
+        self._gens[fd] = gen
+        self._waiter.set_generation(fd, gen)
+        data = fd | gen << 32
+        try:
+            _linux.epoll_ctl(self._waiter.epfd, _ADD, fd, _kernel_mask(mask), data)
+        except OSError as exc:
+            if exc.errno == errno.EEXIST:
+                _linux.epoll_ctl(self._waiter.epfd, _MOD, fd, _kernel_mask(mask), data)
+            elif exc.errno == errno.EPERM:
+                self._files[fd] = mask
+            else:
+                raise
+
+    def modify(self, fd: int, old: int, new: int, reopened: bool) -> None:
+        self._files.pop(fd, None)
+        if not new:
+            if self._masks.pop(fd, None) is not None:
+                try:
+                    _linux.epoll_ctl(self._waiter.epfd, _DEL, fd, 0, 0)
+                except OSError:
+                    pass  # already gone with its file: nothing to remove
+            return
+        if reopened or fd not in self._masks:
+            self._masks[fd] = new
+            self._register(fd, new)
+            return
+        self._masks[fd] = new
+        try:
+            _linux.epoll_ctl(self._waiter.epfd, _MOD, fd, _kernel_mask(new), fd | self._gens[fd] << 32)
+        except OSError as exc:
+            if exc.errno != errno.ENOENT:
+                raise
+            self._register(fd, new)  # the file was closed and the number reopened
+
+    def poll(self, timeout: float) -> list[int]:
+        waiter = self._waiter
+        if waiter.stale:
+            self._rebuild()
+        if self._files or self._broken:
+            timeout = 0.0
+        # epoll takes whole milliseconds: round up so a timer is never early.
+        result = waiter.wait(math.ceil(timeout * 1000.0) if timeout > 0 else 0)
+        if self._files:
+            for fd, mask in self._files.items():
+                result.append(fd)
+                result.append(mask)
+        if self._broken:
+            for fd in self._broken:
+                result.append(fd)
+                result.append(ERROR | READ | WRITE)
+            self._broken.clear()
+        return result
+
+    def always_ready(self) -> bool:
+        return bool(self._files)
+
+    def _rebuild(self) -> None:
+        os.close(self._waiter.epfd)
+        self._waiter.epfd = _linux.epoll_create()
+        self._waiter.stale = False
+        for fd, mask in list(self._masks.items()):
+            if fd in self._files:
+                continue
+            try:
+                self._register(fd, mask)
+            except OSError:
+                del self._masks[fd]
+                self._broken.append(fd)
+
+    def reinit(self) -> None:
+        self._rebuild()
+
+    def close(self) -> None:
+        if self._waiter.epfd >= 0:
+            os.close(self._waiter.epfd)
+            self._waiter.epfd = -1
+        self._masks.clear()
+        self._files.clear()

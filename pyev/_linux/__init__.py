@@ -1,0 +1,183 @@
+"""The one door to the kernel.
+
+This package is the only importer of the compiled cffi module. Every function
+here takes and returns ints and bytes and raises ``OSError`` with the call's
+errno; nothing here knows about loops or watchers. Calls the standard library
+already wraps (``os.eventfd``, ``os.pidfd_open``, ``signal.pthread_sigmask``,
+``select.poll``) are used from there, not duplicated.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import os
+from typing import Final
+
+try:
+    from ._kernel import ffi, lib
+except ImportError:  # pragma: no cover - only on a platform without the build
+    _built = False
+else:
+    _built = True
+
+AVAILABLE: Final = _built
+
+
+def _fail(rc: int) -> OSError:
+    code = -rc
+    return OSError(code, os.strerror(code))
+
+
+# -- epoll -----------------------------------------------------------------
+
+EPOLL_CTL_ADD: Final = lib.EPOLL_CTL_ADD if AVAILABLE else 1
+EPOLL_CTL_DEL: Final = lib.EPOLL_CTL_DEL if AVAILABLE else 2
+EPOLL_CTL_MOD: Final = lib.EPOLL_CTL_MOD if AVAILABLE else 3
+EPOLLIN: Final = lib.EPOLLIN if AVAILABLE else 1
+EPOLLOUT: Final = lib.EPOLLOUT if AVAILABLE else 4
+
+
+def epoll_create() -> int:
+    """A new close-on-exec epoll fd."""
+    rc = lib.pyev_epoll_create()
+    if rc < 0:
+        raise _fail(rc)
+    return rc
+
+
+def epoll_ctl(epfd: int, op: int, fd: int, events: int, data: int) -> None:
+    rc = lib.pyev_epoll_ctl(epfd, op, fd, events, data)
+    if rc < 0:
+        raise _fail(rc)
+
+
+class EpollWaiter:
+    """epoll_wait with buffers allocated once.
+
+    ``wait`` returns a flat list ``[fd0, mask0, fd1, mask1, ...]``, each mask
+    already in pyev's READ/WRITE bits. Registrations carry a generation per
+    fd (see ``set_generation``); events from an outdated registration are
+    dropped and make ``stale`` true until the caller rebuilds the set.
+    EINTR returns an empty list: the caller goes back to Python, which runs
+    signal handlers (so Ctrl-C raises KeyboardInterrupt), and then
+    recomputes its timeout.
+    """
+
+    __slots__ = ("epfd", "stale", "_capacity", "_buf", "_out", "_view", "_gens", "_ngens", "_flags")
+
+    def __init__(self, epfd: int, capacity: int = 64) -> None:
+        self.epfd = epfd
+        self.stale = False
+        self._ngens = 0
+        self._gens = ffi.new("uint32_t[]", 0)
+        self._flags = ffi.new("int *")
+        self._resize(capacity)
+
+    def _resize(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._buf = ffi.new("struct epoll_event[]", capacity)
+        self._out = ffi.new("int32_t[]", 2 * capacity)
+        self._view = memoryview(ffi.buffer(self._out)).cast("i")
+
+    def set_generation(self, fd: int, gen: int) -> None:
+        if fd >= self._ngens:
+            size = max(64, fd + 1, 2 * self._ngens)
+            grown = ffi.new("uint32_t[]", size)
+            ffi.memmove(grown, self._gens, 4 * self._ngens)
+            self._gens, self._ngens = grown, size
+        self._gens[fd] = gen
+
+    def wait(self, timeout_ms: int) -> list[int]:
+        flags = self._flags
+        flags[0] = 0
+        n = lib.pyev_epoll_wait(
+            self.epfd, self._buf, self._capacity, timeout_ms, self._out, self._gens, self._ngens, flags
+        )
+        if n < 0:
+            if n == -_errno.EINTR:
+                return []
+            raise _fail(n)
+        if flags[0]:
+            if flags[0] & lib.PYEV_WAIT_STALE:
+                self.stale = True
+            if flags[0] & lib.PYEV_WAIT_FULL and self._capacity < 65536:
+                # More may be waiting: grow so one poll sees everything (as libev).
+                self._resize(self._capacity * 2)
+        return self._view[: 2 * n].tolist()
+
+
+# -- signalfd --------------------------------------------------------------
+
+
+def signalfd(fd: int, signums: list[int]) -> int:
+    """Create (fd == -1) or update a nonblocking close-on-exec signalfd."""
+    arr = ffi.new("int[]", signums or [0])
+    rc = lib.pyev_signalfd(fd, arr, len(signums))
+    if rc < 0:
+        raise _fail(rc)
+    return rc
+
+
+def signalfd_read(fd: int) -> list[int]:
+    """The signal numbers queued on ``fd`` (empty if none)."""
+    buf = ffi.new("int[]", 256)
+    rc = lib.pyev_signalfd_read(fd, buf, 256)
+    if rc < 0:
+        raise _fail(rc)
+    return [buf[i] for i in range(rc)]
+
+
+# -- inotify ---------------------------------------------------------------
+
+if AVAILABLE:
+    IN_ATTRIB: Final = lib.IN_ATTRIB
+    IN_MODIFY: Final = lib.IN_MODIFY
+    IN_CREATE: Final = lib.IN_CREATE
+    IN_DELETE: Final = lib.IN_DELETE
+    IN_DELETE_SELF: Final = lib.IN_DELETE_SELF
+    IN_MOVE_SELF: Final = lib.IN_MOVE_SELF
+    IN_MOVED_FROM: Final = lib.IN_MOVED_FROM
+    IN_MOVED_TO: Final = lib.IN_MOVED_TO
+    IN_CLOSE_WRITE: Final = lib.IN_CLOSE_WRITE
+    IN_DONT_FOLLOW: Final = lib.IN_DONT_FOLLOW
+    IN_Q_OVERFLOW: Final = lib.IN_Q_OVERFLOW
+    IN_IGNORED: Final = lib.IN_IGNORED
+    IN_UNMOUNT: Final = lib.IN_UNMOUNT
+
+
+def inotify_init() -> int:
+    rc = lib.pyev_inotify_init()
+    if rc < 0:
+        raise _fail(rc)
+    return rc
+
+
+def inotify_add_watch(fd: int, path: bytes, mask: int) -> int:
+    rc = lib.pyev_inotify_add_watch(fd, path, mask)
+    if rc < 0:
+        raise _fail(rc)
+    return rc
+
+
+def inotify_rm_watch(fd: int, wd: int) -> None:
+    rc = lib.pyev_inotify_rm_watch(fd, wd)
+    if rc < 0 and rc != -_errno.EINVAL:  # EINVAL: the kernel already dropped it
+        raise _fail(rc)
+
+
+def inotify_read(fd: int) -> list[tuple[int, int]]:
+    """Drain ``fd``; (wd, mask) pairs. wd -1 with IN_Q_OVERFLOW means overflow."""
+    wds = ffi.new("int[]", 1024)
+    masks = ffi.new("uint32_t[]", 1024)
+    rc = lib.pyev_inotify_read(fd, wds, masks, 1024)
+    if rc < 0:
+        raise _fail(rc)
+    return [(wds[i], masks[i]) for i in range(rc)]
+
+
+def statfs_type(path: bytes) -> int:
+    """The filesystem magic number (``f_type``) of the filesystem holding ``path``."""
+    rc = lib.pyev_statfs_type(path)
+    if rc < 0:
+        raise _fail(int(rc))
+    return int(rc)

@@ -1,0 +1,228 @@
+"""cffi build script for ``pyev._linux._kernel``.
+
+API (compiled) mode: every struct layout and constant comes from the system
+headers at build time (``struct epoll_event`` is packed on x86-64, which an
+ABI-mode cdef would get wrong). The C helpers are deliberately tiny: each
+makes one system call, returns ``-errno`` on failure instead of touching
+``errno`` from Python, and flattens kernel structs into plain integer arrays
+so that Python never walks cffi structs on the per-event path.
+"""
+
+from cffi import FFI  # type: ignore[import-untyped]
+
+CDEF = """
+#define EPOLL_CTL_ADD ...
+#define EPOLL_CTL_MOD ...
+#define EPOLL_CTL_DEL ...
+#define EPOLLIN ...
+#define EPOLLOUT ...
+#define PYEV_WAIT_STALE ...
+#define PYEV_WAIT_FULL ...
+
+#define IN_ATTRIB ...
+#define IN_MODIFY ...
+#define IN_CREATE ...
+#define IN_DELETE ...
+#define IN_DELETE_SELF ...
+#define IN_MOVE_SELF ...
+#define IN_MOVED_FROM ...
+#define IN_MOVED_TO ...
+#define IN_CLOSE_WRITE ...
+#define IN_DONT_FOLLOW ...
+#define IN_MASK_ADD ...
+#define IN_Q_OVERFLOW ...
+#define IN_IGNORED ...
+#define IN_UNMOUNT ...
+
+struct epoll_event { uint32_t events; ...; };
+
+int pyev_epoll_create(void);
+int pyev_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
+int pyev_epoll_wait(int epfd, struct epoll_event *buf, int maxevents,
+                    int timeout_ms, int32_t *out, const uint32_t *gens,
+                    int ngens, int *flags);
+
+int pyev_signalfd(int fd, const int *signums, int count);
+int pyev_signalfd_read(int fd, int *signums, int max);
+
+int pyev_inotify_init(void);
+int pyev_inotify_add_watch(int fd, const char *path, uint32_t mask);
+int pyev_inotify_rm_watch(int fd, int wd);
+int pyev_inotify_read(int fd, int *wds, uint32_t *masks, int max);
+
+long long pyev_statfs_type(const char *path);
+"""
+
+SOURCE = r"""
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/vfs.h>
+
+/* pyev's readiness bits (libev's EV_READ / EV_WRITE). */
+#define PYEV_READ 0x01
+#define PYEV_WRITE 0x02
+#define PYEV_WAIT_STALE 1
+#define PYEV_WAIT_FULL 2
+
+static int pyev_epoll_create(void)
+{
+    int fd = epoll_create1(EPOLL_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+static int pyev_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data)
+{
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = events;
+    ev.data.u64 = data;
+    return epoll_ctl(epfd, op, fd, &ev) < 0 ? -errno : 0;
+}
+
+/* Waits, then writes (fd, mask) pairs to out, with the mask already in
+   pyev's READ/WRITE bits: an error or hang-up counts as both, as in libev.
+   Each registration carries fd | generation << 32; an event whose
+   generation is not gens[fd] comes from a registration that outlived its
+   fd number (the file was kept open elsewhere while the number was reused):
+   it is dropped and PYEV_WAIT_STALE is set so that the caller rebuilds its
+   set. PYEV_WAIT_FULL says the buffer was filled: more may be waiting. */
+static int pyev_epoll_wait(int epfd, struct epoll_event *buf, int maxevents,
+                           int timeout_ms, int32_t *out, const uint32_t *gens,
+                           int ngens, int *flags)
+{
+    int n = epoll_wait(epfd, buf, maxevents, timeout_ms);
+    if (n < 0)
+        return -errno;
+    int kept = 0;
+    for (int i = 0; i < n; ++i) {
+        uint64_t data = buf[i].data.u64;
+        int fd = (int)(uint32_t)data;
+        uint32_t gen = (uint32_t)(data >> 32);
+        if (fd < 0 || fd >= ngens || gens[fd] != gen) {
+            *flags |= PYEV_WAIT_STALE;
+            continue;
+        }
+        uint32_t got = buf[i].events;
+        int32_t mask = 0;
+        if (got & (EPOLLERR | EPOLLHUP))
+            mask = PYEV_READ | PYEV_WRITE;
+        if (got & (EPOLLIN | EPOLLPRI | EPOLLRDHUP))
+            mask |= PYEV_READ;
+        if (got & EPOLLOUT)
+            mask |= PYEV_WRITE;
+        out[2 * kept] = fd;
+        out[2 * kept + 1] = mask;
+        ++kept;
+    }
+    if (n == maxevents)
+        *flags |= PYEV_WAIT_FULL;
+    return kept;
+}
+
+static int pyev_signalfd(int fd, const int *signums, int count)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    for (int i = 0; i < count; ++i)
+        sigaddset(&set, signums[i]);
+    int r = signalfd(fd, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    return r < 0 ? -errno : r;
+}
+
+/* Reads whatever is queued (up to max records); returns the signal numbers. */
+static int pyev_signalfd_read(int fd, int *signums, int max)
+{
+    struct signalfd_siginfo info[16];
+    int total = 0;
+    while (total < max) {
+        int want = max - total < 16 ? max - total : 16;
+        ssize_t got = read(fd, info, sizeof info[0] * (size_t)want);
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN)
+                break;
+            return total ? total : -errno;
+        }
+        int records = (int)(got / (ssize_t)sizeof info[0]);
+        for (int i = 0; i < records; ++i)
+            signums[total++] = (int)info[i].ssi_signo;
+        if (records < want)
+            break;
+    }
+    return total;
+}
+
+static int pyev_inotify_init(void)
+{
+    int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+static int pyev_inotify_add_watch(int fd, const char *path, uint32_t mask)
+{
+    int wd = inotify_add_watch(fd, path, mask);
+    return wd < 0 ? -errno : wd;
+}
+
+static int pyev_inotify_rm_watch(int fd, int wd)
+{
+    return inotify_rm_watch(fd, wd) < 0 ? -errno : 0;
+}
+
+/* Drains the inotify fd into (wd, mask) pairs; names are not needed, since
+   every event is only a hint that is confirmed by a stat. */
+static int pyev_inotify_read(int fd, int *wds, uint32_t *masks, int max)
+{
+    char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+    int total = 0;
+    for (;;) {
+        ssize_t got = read(fd, buf, sizeof buf);
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN)
+                break;
+            return total ? total : -errno;
+        }
+        if (got == 0)
+            break;
+        for (char *p = buf; p < buf + got;) {
+            struct inotify_event *ev = (struct inotify_event *)p;
+            if (total < max) {
+                wds[total] = ev->wd;
+                masks[total] = ev->mask;
+                ++total;
+            } else {
+                /* Too many to return: report an overflow so that every
+                   watcher is re-checked, which loses nothing. */
+                wds[max - 1] = -1;
+                masks[max - 1] = IN_Q_OVERFLOW;
+            }
+            p += sizeof *ev + ev->len;
+        }
+    }
+    return total;
+}
+
+static long long pyev_statfs_type(const char *path)
+{
+    struct statfs sfs;
+    if (statfs(path, &sfs) < 0)
+        return -(long long)errno;
+    return (long long)sfs.f_type;
+}
+"""
+
+ffibuilder = FFI()
+ffibuilder.cdef(CDEF)
+ffibuilder.set_source("pyev._linux._kernel", SOURCE)
+
+if __name__ == "__main__":
+    ffibuilder.compile(verbose=True)

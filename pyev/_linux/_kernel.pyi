@@ -1,0 +1,46 @@
+# Type stub for the compiled cffi module built by _build.py.
+from typing import Any
+
+class _FFI:
+    def new(self, cdecl: str, init: Any = ...) -> Any: ...
+    def buffer(self, cdata: Any, size: int = ...) -> Any: ...
+    def sizeof(self, cdecl: str) -> int: ...
+    def memmove(self, dest: Any, src: Any, n: int) -> None: ...
+
+class _Lib:
+    EPOLL_CTL_ADD: int
+    EPOLL_CTL_MOD: int
+    EPOLL_CTL_DEL: int
+    EPOLLIN: int
+    EPOLLOUT: int
+    PYEV_WAIT_STALE: int
+    PYEV_WAIT_FULL: int
+    IN_ATTRIB: int
+    IN_MODIFY: int
+    IN_CREATE: int
+    IN_DELETE: int
+    IN_DELETE_SELF: int
+    IN_MOVE_SELF: int
+    IN_MOVED_FROM: int
+    IN_MOVED_TO: int
+    IN_CLOSE_WRITE: int
+    IN_DONT_FOLLOW: int
+    IN_MASK_ADD: int
+    IN_Q_OVERFLOW: int
+    IN_IGNORED: int
+    IN_UNMOUNT: int
+    def pyev_epoll_create(self) -> int: ...
+    def pyev_epoll_ctl(self, epfd: int, op: int, fd: int, events: int, data: int) -> int: ...
+    def pyev_epoll_wait(
+        self, epfd: int, buf: Any, maxevents: int, timeout_ms: int, out: Any, gens: Any, ngens: int, flags: Any
+    ) -> int: ...
+    def pyev_signalfd(self, fd: int, signums: Any, count: int) -> int: ...
+    def pyev_signalfd_read(self, fd: int, signums: Any, max: int) -> int: ...
+    def pyev_inotify_init(self) -> int: ...
+    def pyev_inotify_add_watch(self, fd: int, path: bytes, mask: int) -> int: ...
+    def pyev_inotify_rm_watch(self, fd: int, wd: int) -> int: ...
+    def pyev_inotify_read(self, fd: int, wds: Any, masks: Any, max: int) -> int: ...
+    def pyev_statfs_type(self, path: bytes) -> int: ...
+
+ffi: _FFI
+lib: _Lib

@@ -1,0 +1,770 @@
+"""The event loop: lifecycle, run/break_, time, references, feeding, verify.
+
+One iteration of ``run`` is the list of phases in ``_iterate``, in libev's
+order: fork, prepare, (break check), rebuild after fork, flush fd changes,
+poll, timers, periodics, idle, check, invoke by priority.
+
+The pending queue is one list per priority level. A watcher is pending iff
+its ``_revents`` is not None, and then it is listed exactly once, in the list
+of its own priority; queueing an event for a pending watcher ORs the bits
+into ``_revents``. Invocation takes the highest non-empty level and pops
+from its end (last queued, first invoked, as libev), so every phase queues
+its watchers in reverse of the order they should run. A callback that
+queues anything makes the scan start again from the top level.
+
+Internal event sources (the Async wake-up eventfd, signalfd, inotify, pidfds)
+are *hooks*: fds registered with the backend whose handler runs as soon as
+the poll reports them, before any user watcher is queued. Their handlers
+queue the user watchers (Async, Signal, Child, Stat) directly, so an
+internal wake-up never occupies a pending slot and never locks out idle
+watchers (libev's quirk, LIBEV_SEMANTICS 3.7, is not copied).
+
+Invariants (checked by ``verify``):
+  L1. ``_activecnt`` = active keepalive watchers + ``_refs``.
+  L2. Every watcher in ``_pending[i]`` is pending on this loop at priority
+      index i, listed once.
+  L3. Every list-kept watcher (idle, prepare, check, fork, cleanup, async)
+      is active on this loop and sits at its own ``_index``.
+  L4. ``_idle_count`` is the number of active idle watchers.
+  plus the heap (H1-H4) and fd table (F1-F4) invariants.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal as _signal
+import time as _time
+from collections.abc import Callable
+from heapq import heappop
+from typing import TYPE_CHECKING, Any, Final
+
+from . import _backends
+from ._constants import (
+    ASYNC,
+    BREAK_ALL,
+    BREAK_CANCEL,
+    BREAK_ONE,
+    CHECK,
+    CLEANUP,
+    ERROR,
+    FORK,
+    IDLE,
+    NUMPRI,
+    PERIODIC,
+    PREPARE,
+    READ,
+    RUN_NOWAIT,
+    TIMER,
+    Backend,
+    Error,
+)
+from ._fdtable import FdTable
+from ._timerheap import TimerHeap
+
+if TYPE_CHECKING:
+    from ._sources.wakeup import Wakeup
+    from ._watchers.async_ import Async
+    from ._watchers.base import Watcher
+
+# The longest single poll: a wall-clock jump is noticed at least this often
+# (libev's MAX_BLOCKTIME, used when no timerfd watches the clock).
+MAX_BLOCKTIME: Final = 59.743
+# A change of the wall-minus-monotonic offset of at least this many seconds
+# is a clock jump: periodics are rescheduled (libev's MIN_TIMEJUMP).
+MIN_TIMEJUMP: Final = 1.0
+
+_monotonic = _time.monotonic
+_walltime = _time.time
+
+Hook = Callable[[], None]
+
+
+def _check_interval(name: str, value: object) -> float:
+    if not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, not {type(value).__name__}")
+    value = float(value)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, not {value}")
+    return value
+
+
+class Loop:
+    """An event loop (libev's ``ev_loop``).
+
+    ``backend`` picks the kernel interface (an :class:`Backend` member, or
+    None for the best available). ``forkcheck=True`` makes the loop notice by
+    itself that it runs in a forked child and re-arm. ``signalfd=False`` and
+    ``inotify=False`` force the portable signal and file-watching fallbacks.
+    A loop is also a context manager that closes it on exit.
+    """
+
+    __slots__ = (
+        "data",
+        "_backend",
+        "_fdtable",
+        "_hooks",
+        "_pending",
+        "_pending_desc",
+        "_timers",
+        "_periodics",
+        "_idles",
+        "_idle_count",
+        "_prepares",
+        "_checks",
+        "_forks",
+        "_cleanups",
+        "_asyncs",
+        "_activecnt",
+        "_refs",
+        "_depth",
+        "_iteration",
+        "_break",
+        "_mn_now",
+        "_rt_now",
+        "_rt_offset",
+        "_last_poll",
+        "_suspended_at",
+        "_io_collect",
+        "_timeout_collect",
+        "_closed",
+        "_is_default",
+        "_forkcheck",
+        "_pid",
+        "_postfork",
+        "_use_signalfd",
+        "_use_inotify",
+        "_wakeup",
+        "_sources",
+        "__weakref__",
+    )
+
+    def __init__(
+        self,
+        *,
+        backend: Backend | None = None,
+        forkcheck: bool = False,
+        signalfd: bool = True,
+        inotify: bool = True,
+    ) -> None:
+        if backend is not None and not isinstance(backend, Backend):
+            raise TypeError(f"backend must be an ev.Backend member or None, not {type(backend).__name__}")
+        if backend is not None and backend not in (Backend.EPOLL, Backend.POLL):
+            raise ValueError(f"backend must be a single ev.Backend member, not {backend!r}")
+        for name, flag in (("forkcheck", forkcheck), ("signalfd", signalfd), ("inotify", inotify)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be a bool, not {type(flag).__name__}")
+        self.data: object = None
+        self._closed = True  # until the backend exists, so __del__ is safe
+        self._backend = _backends.create(backend)
+        self._fdtable = FdTable(self._backend)
+        self._hooks: dict[int, Hook] = {}
+        self._pending: list[list[Watcher]] = [[] for _ in range(NUMPRI)]
+        self._pending_desc = self._pending[::-1]
+        self._timers = TimerHeap()
+        self._periodics = TimerHeap()
+        self._idles: list[list[Watcher]] = [[] for _ in range(NUMPRI)]
+        self._idle_count = 0
+        self._prepares: list[Watcher] = []
+        self._checks: list[Watcher] = []
+        self._forks: list[Watcher] = []
+        self._cleanups: list[Watcher] = []
+        self._asyncs: list[Async] = []
+        self._activecnt = 0
+        self._refs = 0
+        self._depth = 0
+        self._iteration = 0
+        self._break = BREAK_CANCEL
+        self._mn_now = _monotonic()
+        self._rt_now = _walltime()
+        self._rt_offset = self._rt_now - self._mn_now
+        self._last_poll = self._mn_now
+        self._suspended_at: float | None = None
+        self._io_collect = 0.0
+        self._timeout_collect = 0.0
+        self._is_default = False
+        self._forkcheck = forkcheck
+        self._pid = os.getpid()
+        self._postfork = False
+        self._use_signalfd = signalfd
+        self._use_inotify = inotify
+        self._wakeup: Wakeup | None = None
+        self._sources: dict[str, Any] = {}
+        self._closed = False
+
+    # -- properties ------------------------------------------------------
+
+    @property
+    def depth(self) -> int:
+        """How many ``run`` calls are active on this loop (0 outside)."""
+        return self._depth
+
+    @property
+    def iteration(self) -> int:
+        """How many times the loop has polled for new events."""
+        return self._iteration
+
+    @property
+    def pending_count(self) -> int:
+        """The number of watchers pending right now."""
+        return sum(map(len, self._pending))
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def is_default(self) -> bool:
+        """True for the loop returned by :func:`default_loop`."""
+        return self._is_default
+
+    @property
+    def backend(self) -> Backend:
+        return self._backend.kind
+
+    @property
+    def io_collect_interval(self) -> float:
+        """Seconds to wait before polling so that io events collect (default 0)."""
+        return self._io_collect
+
+    @io_collect_interval.setter
+    def io_collect_interval(self, value: float) -> None:
+        self._io_collect = _check_interval("io_collect_interval", value)
+
+    @property
+    def timeout_collect_interval(self) -> float:
+        """Minimum poll timeout, so that timers due close together fire together."""
+        return self._timeout_collect
+
+    @timeout_collect_interval.setter
+    def timeout_collect_interval(self, value: float) -> None:
+        self._timeout_collect = _check_interval("timeout_collect_interval", value)
+
+    # -- time ------------------------------------------------------------
+
+    def now(self) -> float:
+        """The wall-clock time of the start of the current batch of callbacks."""
+        return self._rt_now
+
+    def now_update(self) -> None:
+        """Refresh the cached time (``now()``) from the clocks."""
+        self._update_time()
+
+    def _update_time(self) -> None:
+        mn = self._mn_now = _monotonic()
+        rt = self._rt_now = _walltime()
+        offset = rt - mn
+        jumped = abs(offset - self._rt_offset) >= MIN_TIMEJUMP
+        self._rt_offset = offset
+        if jumped and self._periodics.heap:
+            self._reschedule_periodics()
+
+    def suspend(self) -> None:
+        """Note the time; ``resume`` excludes the time in between from timers."""
+        self._update_time()
+        self._suspended_at = self._mn_now
+
+    def resume(self) -> None:
+        """Shift timers by the suspended time and reschedule periodics."""
+        self._update_time()
+        if self._suspended_at is None:
+            return
+        delta = self._mn_now - self._suspended_at
+        self._suspended_at = None
+        entries = []
+        for w in self._timers.live():
+            entry = (w._entry[0] + delta, w._entry[1], w)
+            w._entry = entry
+            entries.append(entry)
+        self._timers.rebuild(entries)
+        self._reschedule_periodics()
+
+    def _reschedule_periodics(self) -> None:
+        heap = self._periodics
+        for w in heap.live():
+            w._reschedule_entry(self, after_jump=True)
+
+    # -- references ------------------------------------------------------
+
+    def ref(self) -> None:
+        """Add a reference: ``run`` keeps running as if a watcher were active."""
+        self._activecnt += 1
+        self._refs += 1
+
+    def unref(self) -> None:
+        """Drop a reference, e.g. right after starting a watcher that should
+        not keep ``run`` alive."""
+        self._activecnt -= 1
+        self._refs -= 1
+
+    # -- the pending queue -----------------------------------------------
+
+    def _queue(self, w: Watcher, revents: int) -> None:
+        if w._revents is None:
+            w._revents = revents
+            self._pending[w._pidx].append(w)
+        else:
+            w._revents |= revents
+
+    def _unpend(self, w: Watcher) -> int:
+        revents = w._revents
+        assert revents is not None
+        self._pending[w._pidx].remove(w)
+        w._revents = None
+        return revents
+
+    def invoke_pending(self) -> None:
+        """Invoke every pending watcher now, highest priority first."""
+        levels = self._pending_desc
+        while True:
+            for queue in levels:
+                if queue:
+                    break
+            else:
+                return
+            w = queue.pop()
+            revents = w._revents
+            w._revents = None
+            w._callback(w, revents)
+
+    # -- run -------------------------------------------------------------
+
+    def run(self, flags: int = 0) -> bool:
+        """Run the loop (libev's ``ev_run``).
+
+        With ``flags`` 0, iterate until no active referenced watcher is left
+        or ``break_`` is called; ``RUN_NOWAIT`` does one iteration without
+        blocking, ``RUN_ONCE`` one iteration that blocks until something
+        happens. Returns True when active referenced watchers remain.
+        Exceptions raised by callbacks propagate; watchers that were pending
+        and not yet invoked stay pending for the next ``run``.
+        """
+        if self._closed:
+            raise Error("run() on a closed loop")
+        if not isinstance(flags, int):
+            raise TypeError(f"flags must be an int, not {type(flags).__name__}")
+        if flags & ~3:
+            raise ValueError(f"unknown run flags {flags:#x}")
+        self._depth += 1
+        self._break = BREAK_CANCEL
+        try:
+            self.invoke_pending()
+            while True:
+                self._iterate(flags)
+                if self._break or not self._activecnt or flags or self._closed:
+                    break
+        finally:
+            if self._break == BREAK_ONE:
+                self._break = BREAK_CANCEL
+            self._depth -= 1
+        return self._activecnt > 0
+
+    def _iterate(self, flags: int) -> None:
+        if self._forkcheck and os.getpid() != self._pid:
+            self._postfork = True
+        if self._postfork and self._forks:
+            self._queue_all(self._forks, FORK)
+            self.invoke_pending()
+        if self._prepares:
+            self._queue_all(self._prepares, PREPARE)
+            self.invoke_pending()
+        if self._break or self._closed:
+            return
+        if self._postfork:
+            self._rebuild_after_fork()
+        if self._fdtable.changes:
+            self._flush_fd_changes()
+        self._poll(flags)
+        if self._timers.heap:
+            self._queue_expired_timers()
+        if self._periodics.heap:
+            self._queue_expired_periodics()
+        if self._idle_count:
+            self._queue_idles()
+        if self._checks:
+            self._queue_all(self._checks, CHECK)
+        self.invoke_pending()
+
+    def _queue_all(self, watchers: list[Watcher], revents: int) -> None:
+        for w in watchers:
+            self._queue(w, revents)
+
+    def _flush_fd_changes(self) -> None:
+        for fd in self._fdtable.flush():
+            self._kill_fd(fd)
+
+    def _kill_fd(self, fd: int) -> None:
+        """The fd cannot be watched: stop its watchers and give them ERROR."""
+        slot = self._fdtable.slots.get(fd)
+        if slot is None:
+            return
+        for w in list(slot.watchers):
+            w.stop()
+            self._queue(w, ERROR | w._events)
+
+    def _poll_timeout(self, flags: int) -> float:
+        if flags & RUN_NOWAIT or not self._activecnt or self._idle_count:
+            return 0.0
+        for queue in self._pending:
+            if queue:
+                return 0.0
+        timeout = MAX_BLOCKTIME
+        if self._timers.heap:
+            deadline = self._timers.next_deadline()
+            if deadline is not None and deadline - self._mn_now < timeout:
+                timeout = deadline - self._mn_now
+        if self._periodics.heap:
+            deadline = self._periodics.next_deadline()
+            if deadline is not None and deadline - self._rt_now < timeout:
+                timeout = deadline - self._rt_now
+        if timeout < self._timeout_collect:
+            timeout = self._timeout_collect
+        if self._io_collect:
+            nap = self._io_collect - (self._mn_now - self._last_poll)
+            if nap > timeout - 0.001:
+                nap = timeout - 0.001
+            if nap > 0:
+                _time.sleep(nap)
+                timeout -= nap
+        return timeout if timeout > 0 else 0.0
+
+    def _poll(self, flags: int) -> None:
+        self._update_time()
+        timeout = self._poll_timeout(flags)
+        self._iteration += 1
+        ready = self._backend.poll(timeout)
+        self._update_time()
+        self._last_poll = self._mn_now
+        if not ready:
+            return
+        slots = self._fdtable.slots
+        hooks = self._hooks
+        pending = self._pending
+        it = iter(ready)
+        for fd, got in zip(it, it):
+            slot = slots.get(fd)
+            if slot is None:
+                hook = hooks.get(fd)
+                if hook is not None:
+                    hook()
+                continue
+            if got & ERROR:
+                self._kill_fd(fd)
+                continue
+            for w in slot.watchers:
+                revents = w._events & got
+                if revents:
+                    if w._revents is None:
+                        w._revents = revents
+                        pending[w._pidx].append(w)
+                    else:
+                        w._revents |= revents
+
+    def _queue_expired_timers(self) -> None:
+        heap = self._timers.heap
+        now = self._mn_now
+        if not heap or heap[0][0] >= now:
+            return
+        timers = self._timers
+        expired = []
+        while heap and heap[0][0] < now:
+            entry = heappop(heap)
+            w = entry[2]
+            if w._entry is not entry:
+                timers.dead -= 1
+                continue
+            repeat = w._repeat
+            if repeat:
+                deadline = entry[0] + repeat
+                w._entry = timers.push(deadline if deadline > now else now, w)
+            else:
+                w._entry = None
+                w._active = False
+                if w._keepalive:
+                    self._activecnt -= 1
+            expired.append(w)
+        # Earliest deadline first: queue in reverse, invocation pops from the end.
+        for w in reversed(expired):
+            self._queue(w, TIMER)
+
+    def _queue_expired_periodics(self) -> None:
+        heap = self._periodics.heap
+        now = self._rt_now
+        if not heap or heap[0][0] >= now:
+            return
+        periodics = self._periodics
+        expired = []
+        failure: BaseException | None = None
+        while heap and heap[0][0] < now:
+            entry = heappop(heap)
+            w = entry[2]
+            if w._entry is not entry:
+                periodics.dead -= 1
+                continue
+            w._entry = None
+            try:
+                w._fired(self)
+            except BaseException as exc:  # noqa: BLE001 - re-raised below
+                # A failing reschedule stops its watcher; the others fire.
+                if failure is None:
+                    failure = exc
+                continue
+            expired.append(w)
+        for w in reversed(expired):
+            self._queue(w, PERIODIC)
+        if failure is not None:
+            raise failure
+
+    def _queue_idles(self) -> None:
+        # Lock-out: idle watchers of priority P run only when nothing is
+        # pending at priority >= P; one level per iteration, highest first.
+        pending = self._pending
+        for level in range(NUMPRI - 1, -1, -1):
+            if pending[level]:
+                return
+            idles = self._idles[level]
+            if idles:
+                self._queue_all(idles, IDLE)
+                return
+
+    # -- control ---------------------------------------------------------
+
+    def break_(self, how: int = BREAK_ONE) -> None:
+        """Leave the innermost ``run`` (BREAK_ONE), every nested ``run``
+        (BREAK_ALL), or cancel a break not yet acted on (BREAK_CANCEL)."""
+        if not isinstance(how, int):
+            raise TypeError(f"how must be an int, not {type(how).__name__}")
+        if how not in (BREAK_CANCEL, BREAK_ONE, BREAK_ALL):
+            raise ValueError(f"how must be BREAK_CANCEL, BREAK_ONE or BREAK_ALL, not {how}")
+        self._break = how
+
+    def feed_fd_event(self, fd: int, revents: int) -> None:
+        """Act as if the backend reported ``revents`` on ``fd``: each Io
+        watcher on it gets the bits it watches."""
+        if not isinstance(fd, int) or not isinstance(revents, int):
+            raise TypeError("fd and revents must be ints")
+        if fd < 0:
+            raise ValueError(f"fd must be >= 0, not {fd}")
+        self._check_open()
+        slot = self._fdtable.slots.get(fd)
+        if slot is None:
+            return
+        for w in slot.watchers:
+            bits = revents & w._events
+            if bits:
+                self._queue(w, bits)
+
+    def feed_signal_event(self, signum: int) -> None:
+        """Act as if ``signum`` arrived: queue this loop's watchers for it."""
+        if not isinstance(signum, int):
+            raise TypeError(f"signum must be an int, not {type(signum).__name__}")
+        if not 0 < signum < _signal.NSIG:
+            raise ValueError(f"signal number {signum} is out of range 1..{_signal.NSIG - 1}")
+        self._check_open()
+        source = self._sources.get("signals")
+        if source is not None:
+            source.deliver(self, signum)
+
+    def once(
+        self,
+        callback: Callable[[int], object],
+        *,
+        fd: Any = None,
+        events: int = READ,
+        timeout: float | None = None,
+    ) -> None:
+        """Call ``callback(revents)`` once, when ``fd`` is ready for
+        ``events`` or ``timeout`` seconds have passed, whichever is first."""
+        from ._watchers.once import start_once
+
+        start_once(self, callback, fd, events, timeout)
+
+    def fork(self) -> None:
+        """Re-arm the loop in a forked child (call after ``os.fork()``)."""
+        self._postfork = True
+
+    def _rebuild_after_fork(self) -> None:
+        self._postfork = False
+        self._pid = os.getpid()
+        self._backend.reinit()
+        self._fdtable.reregister_all()
+        for fd in self._hooks:
+            self._backend.modify(fd, 0, READ, True)
+        if self._wakeup is not None:
+            self._wakeup.after_fork()
+        for source in list(self._sources.values()):
+            source.after_fork(self)
+
+    # -- internal event sources ------------------------------------------
+
+    def _add_hook(self, fd: int, hook: Hook) -> None:
+        self._hooks[fd] = hook
+        self._backend.modify(fd, 0, READ, True)
+
+    def _remove_hook(self, fd: int) -> None:
+        if self._hooks.pop(fd, None) is not None:
+            self._backend.modify(fd, READ, 0, False)
+
+    def _get_wakeup(self) -> Wakeup:
+        if self._wakeup is None:
+            from ._sources.wakeup import Wakeup
+
+            self._wakeup = Wakeup(self)
+        return self._wakeup
+
+    def _scan_asyncs(self) -> None:
+        for w in self._asyncs:
+            if w._sent:
+                w._sent = False
+                self._queue(w, ASYNC)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise Error("the loop is closed")
+
+    # -- teardown --------------------------------------------------------
+
+    def close(self) -> None:
+        """Destroy the loop: invoke active Cleanup watchers, stop every
+        watcher and release the loop's file descriptors. Idempotent."""
+        if self._closed:
+            return
+        first_error: BaseException | None = None
+        for w in list(self._cleanups):
+            try:
+                w._callback(w, CLEANUP)
+            except BaseException as exc:  # noqa: BLE001 - re-raised below
+                if first_error is None:
+                    first_error = exc
+        for w in self._all_watchers():
+            w.stop()
+        for queue in self._pending:
+            for w in queue:
+                w._revents = None
+            queue.clear()
+        for source in list(self._sources.values()):
+            source.close(self)
+        self._sources.clear()
+        if self._wakeup is not None:
+            self._wakeup.close()
+            self._wakeup = None
+        self._hooks.clear()
+        self._backend.close()
+        self._closed = True
+        if self._is_default:
+            _forget_default(self)
+        if first_error is not None:
+            raise first_error
+
+    def _all_watchers(self) -> list[Watcher]:
+        found: list[Watcher] = []
+        for slot in self._fdtable.slots.values():
+            found.extend(slot.watchers)
+        found.extend(self._timers.live())
+        found.extend(self._periodics.live())
+        for idles in self._idles:
+            found.extend(idles)
+        for group in (self._prepares, self._checks, self._forks, self._cleanups, self._asyncs):
+            found.extend(group)
+        for source in self._sources.values():
+            found.extend(source.watchers(self))
+        return found
+
+    def __enter__(self) -> Loop:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # An unclosed loop still must not leak its kernel fds.
+        if not getattr(self, "_closed", True):
+            try:
+                self._backend.close()
+                if self._wakeup is not None:
+                    self._wakeup.close()
+            except Exception:  # noqa: BLE001 - nothing sensible to do in __del__
+                pass
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"{self._activecnt} active, depth {self._depth}"
+        kind = "default " if self._is_default else ""
+        return f"<pyev.Loop {kind}{self.backend.name} {state}>"
+
+    # -- verify ----------------------------------------------------------
+
+    def verify(self) -> None:
+        """Check internal invariants; raise AssertionError naming the broken one."""
+        from ._watchers.base import verify_list
+
+        active = self._refs
+        for level, queue in enumerate(self._pending):
+            seen = set()
+            for w in queue:
+                assert w._revents is not None, f"{w!r} is queued but not pending (L2)"
+                assert w._pidx == level, f"{w!r} is queued at the wrong priority (L2)"
+                assert w._loop is self, f"{w!r} is queued on a loop it is not bound to (L2)"
+                assert id(w) not in seen, f"{w!r} is queued twice (L2)"
+                seen.add(id(w))
+        self._timers.verify("timer")
+        self._periodics.verify("periodic")
+        self._fdtable.verify(self)
+        idle_count = 0
+        for level, idles in enumerate(self._idles):
+            verify_list(self, idles, "idle")
+            for w in idles:
+                assert w._pidx == level, f"{w!r} is listed at the wrong idle priority (L3)"
+            idle_count += len(idles)
+        assert idle_count == self._idle_count, (
+            f"idle count {self._idle_count} but {idle_count} idle watchers are listed (L4)"
+        )
+        for group, name in (
+            (self._prepares, "prepare"),
+            (self._checks, "check"),
+            (self._forks, "fork"),
+            (self._cleanups, "cleanup"),
+            (self._asyncs, "async"),
+        ):
+            verify_list(self, group, name)
+        for w in self._all_watchers():
+            assert w._active and w._loop is self, f"{w!r} is registered but not active here"
+            if w._keepalive and w._counts_as_active:
+                active += 1
+        assert active == self._activecnt, (
+            f"active count is {self._activecnt} but {active} keepalive watchers and refs exist (L1)"
+        )
+
+
+# -- the default loop ------------------------------------------------------
+
+_default: Loop | None = None
+
+
+def default_loop() -> Loop:
+    """The process' default loop, created on first call.
+
+    The same object is returned afterwards, in a forked child too (it is
+    re-armed there automatically). After it is closed, the next call
+    creates a new default loop.
+    """
+    global _default
+    loop = _default
+    if loop is None:
+        loop = Loop()
+        loop._is_default = True
+        _default = loop
+    return loop
+
+
+def _forget_default(loop: Loop) -> None:
+    global _default
+    if _default is loop:
+        _default = None
+
+
+def _rearm_default_in_child() -> None:
+    if _default is not None:
+        _default._postfork = True
+
+
+os.register_at_fork(after_in_child=_rearm_default_in_child)

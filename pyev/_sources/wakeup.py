@@ -1,0 +1,70 @@
+"""The loop's wake-up fd: how Async.send reaches a loop from any thread.
+
+An eventfd (close-on-exec, nonblocking) registered as a loop hook. ``notify``
+writes to it at most once until the loop has seen it (``armed``), so a storm
+of sends costs one system call per loop iteration, and it never blocks.
+
+Why no wake-up is lost: a sender first sets its own flag (``Async._sent``)
+and then calls ``notify``; the loop first clears ``armed`` and then scans the
+flags. Either the scan sees the flag, or the sender saw ``armed`` cleared and
+writes again, which wakes the next poll. Under the GIL each step is atomic;
+from a Python signal handler, which may run between any two of the loop's
+bytecodes, the same argument holds.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .._loop import Loop
+
+
+class Wakeup:
+    __slots__ = ("_loop", "fd", "armed", "listeners")
+
+    def __init__(self, loop: Loop) -> None:
+        self._loop = loop
+        self.armed = False
+        self.listeners: list[Callable[[], None]] = []
+        self.fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+        loop._add_hook(self.fd, self._on_ready)
+
+    def notify(self) -> None:
+        """Wake the loop. Safe from any thread and from signal handlers."""
+        if not self.armed:
+            self.armed = True
+            fd = self.fd
+            if fd >= 0:
+                try:
+                    os.eventfd_write(fd, 1)
+                except OSError:
+                    pass  # counter full (cannot be: it is drained) or closed meanwhile
+
+    def _on_ready(self) -> None:
+        try:
+            os.eventfd_read(self.fd)
+        except BlockingIOError:
+            pass
+        self.armed = False
+        self._loop._scan_asyncs()
+        for listener in self.listeners:
+            listener()
+
+    def after_fork(self) -> None:
+        """The eventfd is shared with the parent: make our own, and look at
+        every flag once so that nothing sent around the fork is missed."""
+        loop = self._loop
+        loop._hooks.pop(self.fd, None)
+        os.close(self.fd)
+        self.fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+        loop._add_hook(self.fd, self._on_ready)
+        self.armed = False
+        self.notify()
+
+    def close(self) -> None:
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            os.close(fd)

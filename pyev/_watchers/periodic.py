@@ -1,0 +1,163 @@
+"""Periodic: wall-clock schedules (libev's ``ev_periodic``).
+
+Three modes, chosen from the fields each time the watcher is scheduled:
+  absolute  interval 0, no reschedule: fire once when the wall clock passes
+            ``offset``, then stop. Left alone by clock jumps.
+  interval  interval > 0: fire at the next ``offset + N * interval`` strictly
+            after now. Missed periods are skipped, never replayed, and the
+            schedule stays aligned to ``offset`` across clock jumps.
+  manual    ``reschedule(watcher, now)`` returns the next time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
+
+from .base import Watcher, check_callback, check_time
+
+if TYPE_CHECKING:
+    from .._loop import Loop
+
+# Shortest period used in the schedule arithmetic, so that a tiny interval
+# cannot spin the loop (libev's MIN_INTERVAL).
+MIN_INTERVAL: Final = 1.0 / 8192
+
+
+def next_aligned(offset: float, interval: float, now: float) -> float:
+    """The smallest ``offset + N * interval`` strictly greater than ``now``."""
+    interval = max(interval, MIN_INTERVAL)
+    at = offset + interval * math.floor((now - offset) / interval)
+    while at <= now:
+        at += interval
+    return at
+
+
+class Periodic(Watcher):
+    """Calls back at wall-clock times: once at ``offset`` (``interval`` 0),
+    at every ``offset + N * interval``, or whenever ``reschedule(watcher,
+    now)`` says. ``offset``, ``interval`` and ``reschedule`` may be set at
+    any time and apply at the next scheduling or ``again()``.
+    """
+
+    __slots__ = ("_offset", "_interval", "_reschedule", "_at", "_entry")
+
+    def __init__(
+        self,
+        offset: float,
+        callback: Callable[[Periodic, int], object],
+        *,
+        interval: float = 0.0,
+        reschedule: Callable[[Periodic, float], float] | None = None,
+        priority: int = 0,
+        data: object = None,
+    ) -> None:
+        self._offset = check_time("offset", offset)
+        self._interval = check_time("interval", interval, minimum=0.0)
+        check_callback(reschedule, optional=True)
+        self._reschedule = reschedule
+        self._at = self._offset
+        self._entry: Any = None
+        super().__init__(callback, priority, data)
+
+    @property
+    def offset(self) -> float:
+        return self._offset
+
+    @offset.setter
+    def offset(self, value: float) -> None:
+        self._offset = check_time("offset", value)
+
+    @property
+    def interval(self) -> float:
+        return self._interval
+
+    @interval.setter
+    def interval(self, value: float) -> None:
+        self._interval = check_time("interval", value, minimum=0.0)
+
+    @property
+    def reschedule(self) -> Callable[[Periodic, float], float] | None:
+        return self._reschedule
+
+    @reschedule.setter
+    def reschedule(self, value: Callable[[Periodic, float], float] | None) -> None:
+        check_callback(value, optional=True)
+        self._reschedule = value
+
+    @property
+    def at(self) -> float:
+        """The wall-clock time of the next (or, once stopped, the last) trigger."""
+        return self._at
+
+    def set(
+        self,
+        offset: float,
+        interval: float = 0.0,
+        reschedule: Callable[[Periodic, float], float] | None = None,
+    ) -> None:
+        """Change all three fields; only while inactive."""
+        self._require_inactive("set a Periodic")
+        offset = check_time("offset", offset)
+        interval = check_time("interval", interval, minimum=0.0)
+        check_callback(reschedule, optional=True)
+        self._offset, self._interval, self._reschedule = offset, interval, reschedule
+
+    def _next_time(self, now: float) -> float:
+        if self._reschedule is not None:
+            at = self._reschedule(self, now)
+            if isinstance(at, bool) or not isinstance(at, (int, float)):
+                raise TypeError(f"reschedule must return a float, not {type(at).__name__}")
+            if not math.isfinite(at):
+                raise ValueError(f"reschedule must return a finite time, not {at}")
+            return float(at)
+        if self._interval:
+            return next_aligned(self._offset, self._interval, now)
+        return self._offset
+
+    def _start(self, loop: Loop) -> None:
+        self._at = self._next_time(loop._rt_now)
+        self._entry = loop._periodics.push(self._at, self)
+
+    def _stop(self, loop: Loop) -> None:
+        self._entry = None
+        loop._periodics.forget()
+
+    def _fired(self, loop: Loop) -> None:
+        """Called by the loop with the expired entry already removed."""
+        if self._reschedule is None and not self._interval:
+            self._deactivate(loop)
+        else:
+            self._schedule(loop)
+
+    def _reschedule_entry(self, loop: Loop, after_jump: bool) -> None:
+        """Recompute the schedule after a clock jump or ``Loop.resume``
+        (absolute mode is left alone); a pending event stays pending."""
+        if self._reschedule is None and not self._interval:
+            return
+        self._entry = None
+        loop._periodics.forget()
+        self._schedule(loop)
+
+    def _schedule(self, loop: Loop) -> None:
+        try:
+            self._at = self._next_time(loop._rt_now)
+        except BaseException:
+            self._deactivate(loop)  # cannot be scheduled: stopped, error propagates
+            raise
+        self._entry = loop._periodics.push(self._at, self)
+
+    def _deactivate(self, loop: Loop) -> None:
+        self._active = False
+        if self._keepalive:
+            loop._activecnt -= 1
+
+    def again(self, loop: Loop | None = None) -> None:
+        """Stop and start again, recomputing the schedule from the fields."""
+        target = loop if loop is not None else self._loop
+        self.stop()
+        self.start(target)
+
+    def _describe(self) -> str:
+        return f"at={self._at} "

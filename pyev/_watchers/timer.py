@@ -1,0 +1,110 @@
+"""Timer: relative timeouts on the monotonic clock (libev's ``ev_timer``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .base import Watcher, check_time
+
+if TYPE_CHECKING:
+    from .._loop import Loop
+
+
+class Timer(Watcher):
+    """Calls back ``after`` seconds from the loop's ``now()``, then every
+    ``repeat`` seconds if ``repeat`` > 0.
+
+    Deadlines are measured on the monotonic clock and a timer fires only
+    once the elapsed time is strictly greater than asked, so never early.
+    A repeating timer that falls behind fires once per iteration, with no
+    burst of catch-up calls. ``start()`` always arms ``after`` seconds from
+    ``now()``, also after ``stop()`` (libev resumes the remainder instead).
+    """
+
+    __slots__ = ("_after", "_repeat", "_entry")
+
+    def __init__(
+        self,
+        after: float,
+        callback: Callable[[Timer, int], object],
+        *,
+        repeat: float = 0.0,
+        priority: int = 0,
+        data: object = None,
+    ) -> None:
+        self._after = check_time("after", after)
+        self._repeat = check_time("repeat", repeat, minimum=0.0)
+        self._entry: Any = None
+        super().__init__(callback, priority, data)
+
+    @property
+    def after(self) -> float:
+        """The delay the next ``start()`` arms."""
+        return self._after
+
+    @property
+    def repeat(self) -> float:
+        """The period after the first expiry (0: one-shot); settable at any
+        time, it applies from the next expiry or ``again()``."""
+        return self._repeat
+
+    @repeat.setter
+    def repeat(self, value: float) -> None:
+        self._repeat = check_time("repeat", value, minimum=0.0)
+
+    def set(self, after: float, repeat: float = 0.0) -> None:
+        """Change ``after`` and ``repeat``; only while inactive."""
+        self._require_inactive("set a Timer")
+        after = check_time("after", after)
+        self._repeat = check_time("repeat", repeat, minimum=0.0)
+        self._after = after
+
+    @property
+    def remaining(self) -> float:
+        """Seconds until the timer fires (the configured ``after`` when inactive)."""
+        if self._active:
+            assert self._loop is not None
+            return float(self._entry[0] - self._loop._mn_now)
+        return self._after
+
+    def _start(self, loop: Loop) -> None:
+        self._entry = loop._timers.push(loop._mn_now + self._after, self)
+
+    def _stop(self, loop: Loop) -> None:
+        self._entry = None
+        loop._timers.forget()
+
+    def again(self, loop: Loop | None = None) -> None:
+        """libev's ``ev_timer_again``: clear a pending event; then an active
+        timer with ``repeat`` > 0 is re-armed ``repeat`` seconds from now,
+        one with ``repeat`` 0 is stopped; an inactive one with ``repeat`` > 0
+        is started with deadline now + ``repeat``."""
+        if self._active:
+            if loop is not None and loop is not self._loop:
+                from .._constants import Error
+
+                raise Error("Timer is active on another loop")
+            target = self._loop
+            assert target is not None
+            if self._revents is not None:
+                target._unpend(self)
+            if self._repeat:
+                self._entry = None
+                target._timers.forget()
+                self._entry = target._timers.push(target._mn_now + self._repeat, self)
+            else:
+                self.stop()
+            return
+        if loop is None:
+            loop = self._loop
+        if self._revents is not None:
+            self.clear_pending()
+        if self._repeat:
+            bound = self._bind(loop)
+            assert bound is not None
+            self._entry = bound._timers.push(bound._mn_now + self._repeat, self)
+            self._activate(bound)
+
+    def _describe(self) -> str:
+        return f"after={self._after} repeat={self._repeat} "
