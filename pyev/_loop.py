@@ -136,6 +136,7 @@ class Loop:
         "_use_inotify",
         "_wakeup",
         "_sources",
+        "_poll_mask",
         "__weakref__",
     )
 
@@ -190,6 +191,8 @@ class Loop:
         self._use_inotify = inotify
         self._wakeup: Wakeup | None = None
         self._sources: dict[str, Any] = {}
+        # Signals blocked in the loop thread while it polls (signalfd mode).
+        self._poll_mask: frozenset[int] = frozenset()
         self._closed = False
 
     # -- properties ------------------------------------------------------
@@ -432,7 +435,14 @@ class Loop:
         self._update_time()
         timeout = self._poll_timeout(flags)
         self._iteration += 1
-        ready = self._backend.poll(timeout)
+        if self._poll_mask:
+            unmasked = _signal.pthread_sigmask(_signal.SIG_BLOCK, self._poll_mask)
+            try:
+                ready = self._backend.poll(timeout)
+            finally:
+                _signal.pthread_sigmask(_signal.SIG_SETMASK, unmasked)
+        else:
+            ready = self._backend.poll(timeout)
         self._update_time()
         self._last_poll = self._mn_now
         if not ready:
@@ -588,8 +598,11 @@ class Loop:
         self._pid = os.getpid()
         self._backend.reinit()
         self._fdtable.reregister_all()
-        for fd in self._hooks:
-            self._backend.modify(fd, 0, READ, True)
+        for fd in list(self._hooks):
+            try:
+                self._backend.modify(fd, 0, READ, True)
+            except OSError:
+                pass  # a source's fd that its after_fork below replaces
         if self._wakeup is not None:
             self._wakeup.after_fork()
         for source in list(self._sources.values()):
@@ -604,6 +617,14 @@ class Loop:
     def _remove_hook(self, fd: int) -> None:
         if self._hooks.pop(fd, None) is not None:
             self._backend.modify(fd, READ, 0, False)
+
+    def _source(self, name: str, factory: Callable[[Loop], Any]) -> Any:
+        """The loop's event source ``name``, created on first use."""
+        source = self._sources.get(name)
+        if source is None:
+            self._check_open()
+            source = self._sources[name] = factory(self)
+        return source
 
     def _get_wakeup(self) -> Wakeup:
         if self._wakeup is None:
@@ -667,7 +688,7 @@ class Loop:
         for group in (self._prepares, self._checks, self._forks, self._cleanups, self._asyncs):
             found.extend(group)
         for source in self._sources.values():
-            found.extend(source.watchers(self))
+            found.extend(source.active_watchers(self))
         return found
 
     def __enter__(self) -> Loop:

@@ -1,0 +1,298 @@
+"""Signal delivery: one process-wide table, one source per loop.
+
+Facts that shape this module:
+- A signalfd only receives signals that are *blocked*, and a blocked mask is
+  inherited by every child a thread forks, across exec: a daemon that keeps
+  SIGTERM blocked for its signalfd starts children that ignore
+  ``Popen.terminate()``. Python's subprocess offers no way to reset the mask
+  in the child.
+- A process-directed signal goes to any thread that does not block it. The
+  loop thread cannot block a signal in the other threads (Python has no way
+  to run code there), so a signal may always land in another thread.
+- ``signal.signal`` and ``signal.set_wakeup_fd`` work only in the main
+  thread; the Python-level handler runs in the main thread, between
+  bytecodes, whenever that thread gets to run.
+
+Design:
+- Every watched signal gets a Python handler (the previous handler is saved
+  and restored when the signal's last watcher stops). Python's C-level
+  handler also writes the signal number to the *signal pipe*, installed with
+  ``set_wakeup_fd`` while any handler of ours is installed. Every loop with
+  signal interest watches the pipe's read end; whichever loop reads a number
+  routes it to the loop that owns the signal. So a signal is delivered
+  whichever thread it lands in and whatever the main thread is doing.
+- Native mode (signalfd) blocks the loop's signals in the loop thread *only
+  while it polls* and reads them from a signalfd there; outside the poll
+  they are unblocked and take the handler path. A signal is therefore never
+  left blocked while user code runs, and children started from callbacks,
+  the main program or other threads are born with the mask they should have.
+  The price is two ``pthread_sigmask`` calls per iteration while a Signal
+  watcher is active (signal delivery benchmark).
+- Delivery to a loop is a mark in its ``pending`` set plus a wake-up of the
+  loop (its eventfd); the loop queues the signal's watchers when it runs.
+  Repeated signals before that coalesce.
+- SIGCHLD has internal subscribers besides its owning loop: every loop with
+  Child watchers that need SIGCHLD is told as well.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Callable
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from .. import _linux
+from .._constants import SIGNAL, Error
+
+if TYPE_CHECKING:
+    from .._loop import Loop
+    from .._watchers.signal import Signal
+
+Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
+
+# -- the process-wide table ------------------------------------------------
+
+_owners: dict[int, SignalSource] = {}  # signum -> the loop source holding its watchers
+_subscribers: dict[int, set[Callable[[], None]]] = {}  # internal interest (SIGCHLD)
+_saved_handlers: dict[int, Handler] = {}  # signum -> handler before ours
+_pipe: tuple[int, int] | None = None  # the signal pipe given to set_wakeup_fd
+_saved_wakeup_fd: int | None = None  # the wakeup fd before ours, while ours is set
+_lock = threading.RLock()
+
+
+def _python_handler(signum: int, frame: FrameType | None) -> None:
+    route(signum)
+
+
+def route(signum: int) -> None:
+    """Deliver ``signum`` to whoever watches it. Any thread, any time."""
+    owner = _owners.get(signum)
+    if owner is not None:
+        owner.mark(signum)
+    for subscriber in list(_subscribers.get(signum, ())):
+        subscriber()
+
+
+def signal_pipe() -> int:
+    """The read end of the signal pipe, created on first use."""
+    global _pipe
+    with _lock:
+        if _pipe is None:
+            _pipe = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        return _pipe[0]
+
+
+def attach_pipe(loop: Loop) -> None:
+    """Make ``loop`` watch the current signal pipe (idempotent; after a fork
+    the pipe is new and the old entry is dropped)."""
+    fd = signal_pipe()
+    for old, hook in list(loop._hooks.items()):
+        if hook is drain_signal_pipe and old != fd:
+            del loop._hooks[old]
+    if loop._hooks.get(fd) is not drain_signal_pipe:
+        loop._add_hook(fd, drain_signal_pipe)
+
+
+def drain_signal_pipe() -> None:
+    """Read the numbers Python's C handler wrote and route them."""
+    if _pipe is None:
+        return
+    try:
+        data = os.read(_pipe[0], 4096)
+    except (BlockingIOError, InterruptedError):
+        return
+    for signum in set(data):
+        route(signum)
+
+
+def _install(signum: int) -> None:
+    """Put our handler on ``signum`` (main thread only)."""
+    global _saved_wakeup_fd
+    if threading.current_thread() is not threading.main_thread():
+        raise Error(
+            f"signal {signum} is not yet handled: the first watcher of a signal must be started "
+            "from the main thread (Python installs signal handlers only there)"
+        )
+    previous = signal.signal(signum, _python_handler)
+    _saved_handlers[signum] = previous
+    if _saved_wakeup_fd is None:
+        fd = _pipe_write_end()
+        _saved_wakeup_fd = signal.set_wakeup_fd(fd, warn_on_full_buffer=False)
+
+
+def _uninstall(signum: int) -> None:
+    global _saved_wakeup_fd
+    previous = _saved_handlers.pop(signum)
+    try:
+        signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
+    except ValueError:
+        pass  # not the main thread: our handler stays; it routes to nobody
+    if not _saved_handlers and _saved_wakeup_fd is not None:
+        try:
+            signal.set_wakeup_fd(_saved_wakeup_fd)
+        except ValueError:
+            return
+        _saved_wakeup_fd = None
+
+
+def _pipe_write_end() -> int:
+    signal_pipe()
+    assert _pipe is not None
+    return _pipe[1]
+
+
+def _interest(signum: int) -> bool:
+    return signum in _owners or bool(_subscribers.get(signum))
+
+
+def claim(signum: int, source: SignalSource) -> None:
+    with _lock:
+        owner = _owners.get(signum)
+        if owner is not None and owner is not source:
+            raise Error(f"signal {signum} is already watched on another loop")
+        if not _interest(signum):
+            _install(signum)
+        _owners[signum] = source
+
+
+def release(signum: int) -> None:
+    with _lock:
+        _owners.pop(signum, None)
+        if not _interest(signum) and signum in _saved_handlers:
+            _uninstall(signum)
+
+
+def subscribe(signum: int, callback: Callable[[], None]) -> None:
+    with _lock:
+        if not _interest(signum):
+            _install(signum)
+        _subscribers.setdefault(signum, set()).add(callback)
+
+
+def unsubscribe(signum: int, callback: Callable[[], None]) -> None:
+    with _lock:
+        subscribers = _subscribers.get(signum)
+        if subscribers is not None:
+            subscribers.discard(callback)
+            if not subscribers:
+                del _subscribers[signum]
+        if not _interest(signum) and signum in _saved_handlers:
+            _uninstall(signum)
+
+
+def _after_fork_in_child() -> None:
+    # The pipe is shared with the parent, which would read our signals and we
+    # its: make our own and point the wakeup fd at it.
+    global _pipe
+    if _pipe is None:
+        return
+    old = _pipe
+    _pipe = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    if _saved_wakeup_fd is not None:
+        try:
+            signal.set_wakeup_fd(_pipe[1], warn_on_full_buffer=False)
+        except ValueError:
+            pass
+    for fd in old:
+        os.close(fd)
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+# -- one loop's signals ----------------------------------------------------
+
+
+def signalfd_usable() -> bool:
+    return _linux.AVAILABLE
+
+
+class SignalSource:
+    """The Signal watchers of one loop, and how their signals reach it."""
+
+    def __init__(self, loop: Loop) -> None:
+        self.loop = loop
+        self.by_signum: dict[int, list[Signal]] = {}
+        self.pending: set[int] = set()
+        self.native = loop._use_signalfd and signalfd_usable()
+        self.sfd = -1
+        wakeup = loop._get_wakeup()
+        wakeup.listeners.append(self.dispatch)
+        attach_pipe(loop)
+
+    # -- watchers --
+
+    def add(self, w: Signal) -> None:
+        signum = w._signum
+        group = self.by_signum.get(signum)
+        if group is None:
+            claim(signum, self)
+            group = self.by_signum[signum] = []
+            self._update_mask()
+        group.append(w)
+
+    def remove(self, w: Signal) -> None:
+        signum = w._signum
+        group = self.by_signum[signum]
+        group.remove(w)
+        if not group:
+            del self.by_signum[signum]
+            self._update_mask()
+            release(signum)
+
+    def _update_mask(self) -> None:
+        if not self.native:
+            return
+        signums = sorted(self.by_signum)
+        if signums:
+            if self.sfd < 0:
+                self.sfd = _linux.signalfd(-1, signums)
+                self.loop._add_hook(self.sfd, self._read_signalfd)
+            else:
+                _linux.signalfd(self.sfd, signums)
+        self.loop._poll_mask = frozenset(signums)
+
+    # -- delivery --
+
+    def mark(self, signum: int) -> None:
+        """Note ``signum`` for this loop and wake it. Any thread."""
+        self.pending.add(signum)
+        wakeup = self.loop._wakeup
+        if wakeup is not None:
+            wakeup.notify()
+
+    def dispatch(self) -> None:
+        pending = self.pending
+        while pending:
+            self.deliver(self.loop, pending.pop())
+
+    def deliver(self, loop: Loop, signum: int) -> None:
+        """Queue every watcher of ``signum`` (also ``feed_signal_event``)."""
+        for w in self.by_signum.get(signum, ()):
+            loop._queue(w, SIGNAL)
+
+    def _read_signalfd(self) -> None:
+        for signum in set(_linux.signalfd_read(self.sfd)):
+            self.deliver(self.loop, signum)
+
+    # -- loop life cycle --
+
+    def active_watchers(self, loop: Loop) -> list[Any]:
+        return [w for group in self.by_signum.values() for w in group]
+
+    def after_fork(self, loop: Loop) -> None:
+        # signalfd reads the reading process' own signals: it needs nothing.
+        # The signal pipe was replaced in the child: watch the new one.
+        attach_pipe(loop)
+
+    def close(self, loop: Loop) -> None:
+        loop._poll_mask = frozenset()
+        if self.sfd >= 0:
+            loop._remove_hook(self.sfd)
+            os.close(self.sfd)
+            self.sfd = -1
+        if loop._wakeup is not None and self.dispatch in loop._wakeup.listeners:
+            loop._wakeup.listeners.remove(self.dispatch)
