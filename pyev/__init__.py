@@ -47,9 +47,13 @@ from ._constants import (
 from ._loop import Loop, default_loop
 from ._watchers.async_ import Async
 from ._watchers.base import Watcher
+from ._watchers.child import Child
+from ._watchers.embed import Embed
 from ._watchers.io import Io
 from ._watchers.periodic import Periodic
+from ._watchers.signal import Signal
 from ._watchers.simple import Check, Cleanup, Fork, Idle, Prepare
+from ._watchers.stat import Stat
 from ._watchers.timer import Timer
 
 __version__: Final = "0.1.0"
@@ -98,7 +102,9 @@ __all__ = [
     "Async",
     "Backend",
     "Check",
+    "Child",
     "Cleanup",
+    "Embed",
     "Error",
     "Events",
     "Fork",
@@ -107,6 +113,8 @@ __all__ = [
     "Loop",
     "Periodic",
     "Prepare",
+    "Signal",
+    "Stat",
     "Timer",
     "Watcher",
     "__version__",

@@ -1,0 +1,234 @@
+"""File-attribute watching for Stat watchers: inotify hints, stat truth.
+
+Every notification, native or not, only makes pyev stat the path again and
+compare; a Stat callback runs only when the stat result really differs. So
+inotify can be generous with hints and polling can back it up anywhere it
+may be blind.
+
+Native (one inotify fd per loop, created with the first Stat watcher):
+- Each watcher holds two watches: on the path itself (when it exists) and on
+  its parent directory. The parent's events catch what a watch on the file
+  cannot: the path appearing, being deleted, and the atomic saves of editors
+  (a new file renamed over the old one, or the old one renamed to a backup
+  and a new one written). After every detected change the watches are placed
+  again, since the path may now name another inode.
+- inotify returns one wd per inode and fd, shared by every watcher on that
+  inode, so wds are reference-counted (``users``).
+- A queue overflow re-checks every watcher. A failed ``inotify_add_watch``
+  (the per-user watch limit) makes that watcher poll, with one warning
+  naming the sysctl to raise.
+- Filesystems where inotify misses remote changes (anything not in
+  ``LOCAL_FILESYSTEMS``: NFS, CIFS, FUSE...) are polled as well, and so is a
+  path whose parent directory does not exist either.
+
+Fallback: every watcher polls at its interval with an internal Timer that
+does not keep the loop alive.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import warnings
+from typing import TYPE_CHECKING, Any, Final
+
+from .. import _linux
+from .._constants import STAT
+
+if TYPE_CHECKING:
+    from .._loop import Loop
+    from .._watchers.stat import Stat
+
+# statfs f_type values of filesystems whose changes all go through this
+# kernel, so inotify sees them (as libev's list, plus overlayfs and f2fs).
+LOCAL_FILESYSTEMS: Final = frozenset(
+    {
+        0xEF53,  # ext2/3/4
+        0x58465342,  # xfs
+        0x9123683E,  # btrfs
+        0x01021994,  # tmpfs
+        0x3153464A,  # jfs
+        0x52654973,  # reiserfs
+        0x858458F6,  # ramfs
+        0x000072B6,  # jffs2
+        0x00004D44,  # fat
+        0x5346544E,  # ntfs
+        0x00001373,  # devfs
+        0x794C7630,  # overlayfs
+        0xF2F52010,  # f2fs
+    }
+)
+
+_warned_watch_limit = False
+
+
+def _watch_mask() -> int:
+    lib = _linux
+    return (
+        lib.IN_ATTRIB
+        | lib.IN_MODIFY
+        | lib.IN_CLOSE_WRITE
+        | lib.IN_CREATE
+        | lib.IN_DELETE
+        | lib.IN_DELETE_SELF
+        | lib.IN_MOVE_SELF
+        | lib.IN_MOVED_FROM
+        | lib.IN_MOVED_TO
+    )
+
+
+def _parent(path: str | bytes) -> str | bytes:
+    parent = os.path.dirname(path)
+    if parent:
+        return parent
+    return "." if isinstance(path, str) else b"."
+
+
+def _is_local(path: str | bytes) -> bool:
+    try:
+        return _linux.statfs_type(os.fsencode(path)) in LOCAL_FILESYSTEMS
+    except OSError:
+        return False
+
+
+class FileSource:
+    """The Stat watchers of one loop and their inotify fd."""
+
+    def __init__(self, loop: Loop) -> None:
+        self.loop = loop
+        self.native = loop._use_inotify and _linux.AVAILABLE
+        self.ifd = -1
+        self.stats: list[Stat] = []
+        self.users: dict[int, set[Stat]] = {}  # wd -> watchers holding it
+        if self.native:
+            self._open()
+
+    def _open(self) -> None:
+        try:
+            self.ifd = _linux.inotify_init()
+        except OSError:
+            self.native = False  # out of inotify instances: poll instead
+            return
+        self.loop._add_hook(self.ifd, self._on_inotify)
+
+    # -- watchers --
+
+    def add(self, w: Stat) -> None:
+        self.stats.append(w)
+        self._place(w)
+
+    def remove(self, w: Stat) -> None:
+        self.stats.remove(w)
+        self._unplace(w)
+        if w._poller is not None:
+            w._poller.stop()
+
+    def _place(self, w: Stat) -> None:
+        """Put the watcher's inotify watches (or its poller) in place."""
+        needs_polling = not self.native
+        if self.native:
+            self._unplace(w)
+            placed_parent = self._add_watch(w, _parent(w._path))
+            placed_path = w._attr is not None and self._add_watch(w, w._path)
+            if w._poll_forced:
+                needs_polling = True
+            elif w._attr is not None:
+                needs_polling = not placed_path or not _is_local(w._path)
+            else:
+                needs_polling = not placed_parent or not _is_local(_parent(w._path))
+        poller = w._poller
+        if needs_polling:
+            assert poller is not None
+            if not poller.is_active:
+                poller.start(self.loop)
+        elif poller is not None and poller.is_active:
+            poller.stop()
+
+    def _add_watch(self, w: Stat, path: str | bytes) -> bool:
+        global _warned_watch_limit
+        try:
+            wd = _linux.inotify_add_watch(self.ifd, os.fsencode(path), _watch_mask())
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                w._poll_forced = True
+                if not _warned_watch_limit:
+                    _warned_watch_limit = True
+                    warnings.warn(
+                        "pyev: the inotify watch limit is reached; Stat watchers beyond it poll instead. "
+                        "Raise it with: sysctl fs.inotify.max_user_watches=524288",
+                        RuntimeWarning,
+                        stacklevel=2,
+                    )
+            return False
+        w._wds.append(wd)
+        self.users.setdefault(wd, set()).add(w)
+        return True
+
+    def _unplace(self, w: Stat) -> None:
+        for wd in w._wds:
+            users = self.users.get(wd)
+            if users is None:
+                continue
+            users.discard(w)
+            if not users:
+                del self.users[wd]
+                try:
+                    _linux.inotify_rm_watch(self.ifd, wd)
+                except OSError:
+                    pass
+        w._wds.clear()
+
+    # -- delivery --
+
+    def _on_inotify(self) -> None:
+        overflow = False
+        touched: dict[int, Stat] = {}
+        for wd, mask in _linux.inotify_read(self.ifd):
+            if wd < 0 or mask & _linux.IN_Q_OVERFLOW:
+                overflow = True
+                continue
+            if mask & _linux.IN_IGNORED:
+                # The kernel dropped the watch (its inode is gone); forget it
+                # before a new watch can be given the same number.
+                for w in self.users.pop(wd, ()):
+                    if wd in w._wds:
+                        w._wds.remove(wd)
+                    touched[id(w)] = w
+                continue
+            for w in self.users.get(wd, ()):
+                touched[id(w)] = w
+        for w in list(self.stats) if overflow else list(touched.values()):
+            if w._active:
+                self.check(w)
+
+    def check(self, w: Stat) -> None:
+        """Stat the path; on a real change queue the watcher and re-place it."""
+        if w._refresh():
+            self.loop._queue(w, STAT)
+            if self.native:
+                self._place(w)
+
+    # -- loop life cycle --
+
+    def active_watchers(self, loop: Loop) -> list[Any]:
+        return list(self.stats)
+
+    def after_fork(self, loop: Loop) -> None:
+        # The inotify fd is shared with the parent: make our own.
+        if self.ifd >= 0:
+            loop._hooks.pop(self.ifd, None)
+            os.close(self.ifd)
+            self.ifd = -1
+            self.users.clear()
+            for w in self.stats:
+                w._wds.clear()
+            self._open()
+            for w in self.stats:
+                self._place(w)
+
+    def close(self, loop: Loop) -> None:
+        if self.ifd >= 0:
+            loop._hooks.pop(self.ifd, None)
+            os.close(self.ifd)
+            self.ifd = -1
+        self.users.clear()
