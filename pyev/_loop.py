@@ -73,6 +73,8 @@ MAX_BLOCKTIME: Final = 59.743
 # A change of the wall-minus-monotonic offset of at least this many seconds
 # is a clock jump: periodics are rescheduled (libev's MIN_TIMEJUMP).
 MIN_TIMEJUMP: Final = 1.0
+# How often (seconds of monotonic time) the wall clock is read again.
+WALL_RECHECK: Final = 0.5
 
 _monotonic = _time.monotonic
 _walltime = _time.time
@@ -123,6 +125,7 @@ class Loop:
         "_mn_now",
         "_rt_now",
         "_rt_offset",
+        "_rt_checked",
         "_last_poll",
         "_suspended_at",
         "_io_collect",
@@ -179,6 +182,7 @@ class Loop:
         self._mn_now = _monotonic()
         self._rt_now = _walltime()
         self._rt_offset = self._rt_now - self._mn_now
+        self._rt_checked = self._mn_now
         self._last_poll = self._mn_now
         self._suspended_at: float | None = None
         self._io_collect = 0.0
@@ -251,11 +255,21 @@ class Loop:
 
     def now_update(self) -> None:
         """Refresh the cached time (``now()``) from the clocks."""
-        self._update_time()
+        self._read_wall_clock(_monotonic())
 
     def _update_time(self) -> None:
+        # Like libev, the wall clock is read only every WALL_RECHECK seconds
+        # of monotonic time and interpolated in between (idle benchmark).
         mn = self._mn_now = _monotonic()
+        if mn - self._rt_checked < WALL_RECHECK:
+            self._rt_now = mn + self._rt_offset
+        else:
+            self._read_wall_clock(mn)
+
+    def _read_wall_clock(self, mn: float) -> None:
+        self._mn_now = mn
         rt = self._rt_now = _walltime()
+        self._rt_checked = mn
         offset = rt - mn
         jumped = abs(offset - self._rt_offset) >= MIN_TIMEJUMP
         self._rt_offset = offset
@@ -363,29 +377,59 @@ class Loop:
         return self._activecnt > 0
 
     def _iterate(self, flags: int) -> None:
+        """One iteration, in libev's order (LIBEV_SEMANTICS 1.17). The common
+        path is inlined and the rare phases are methods behind cheap tests
+        (idle and ping-pong benchmarks: every Python call here costs)."""
+        # 1-2. fork: noticed by forkcheck, Loop.fork() or the at-fork hook
         if self._forkcheck and os.getpid() != self._pid:
             self._postfork = True
         if self._postfork and self._forks:
             self._queue_all(self._forks, FORK)
             self.invoke_pending()
+        # 3. prepare
         if self._prepares:
             self._queue_all(self._prepares, PREPARE)
             self.invoke_pending()
+        # 4. a break (or close) from the callbacks so far: leave without polling
         if self._break or self._closed:
             return
+        # 5-6. kernel state: rebuild after fork, then pending fd changes
         if self._postfork:
             self._rebuild_after_fork()
         if self._fdtable.changes:
             self._flush_fd_changes()
-        self._poll(flags)
-        if self._timers.heap:
+        # 7-8. time, and how long the poll may block
+        self._update_time()
+        if flags & RUN_NOWAIT or self._idle_count or not self._activecnt:
+            timeout = 0.0
+        else:
+            timeout = self._poll_timeout()
+        # 9-11. poll; hooks run at once, user watchers are queued
+        self._iteration += 1
+        if self._poll_mask:
+            ready = self._poll_masked(timeout)
+        else:
+            ready = self._backend.poll(timeout)
+        # _update_time, inlined (idle benchmark)
+        mn = self._last_poll = self._mn_now = _monotonic()
+        if mn - self._rt_checked < WALL_RECHECK:
+            self._rt_now = mn + self._rt_offset
+        else:
+            self._read_wall_clock(mn)
+        if ready:
+            self._dispatch(ready)
+        # 13-16. expired timers and periodics, idle, check
+        heap = self._timers.heap
+        if heap and heap[0][0] < self._mn_now:
             self._queue_expired_timers()
-        if self._periodics.heap:
+        heap = self._periodics.heap
+        if heap and heap[0][0] < self._rt_now:
             self._queue_expired_periodics()
         if self._idle_count:
             self._queue_idles()
         if self._checks:
             self._queue_all(self._checks, CHECK)
+        # 17. invoke, highest priority first
         self.invoke_pending()
 
     def _queue_all(self, watchers: list[Watcher], revents: int) -> None:
@@ -405,9 +449,9 @@ class Loop:
             w.stop()
             self._queue(w, ERROR | w._events)
 
-    def _poll_timeout(self, flags: int) -> float:
-        if flags & RUN_NOWAIT or not self._activecnt or self._idle_count:
-            return 0.0
+    def _poll_timeout(self) -> float:
+        """How long a blocking poll may wait: until the next timer or
+        periodic, at most MAX_BLOCKTIME, 0 while anything is pending."""
         for queue in self._pending:
             if queue:
                 return 0.0
@@ -431,30 +475,23 @@ class Loop:
                 timeout -= nap
         return timeout if timeout > 0 else 0.0
 
-    def _poll(self, flags: int) -> None:
-        self._update_time()
-        timeout = self._poll_timeout(flags)
-        self._iteration += 1
-        if self._poll_mask:
-            unmasked = _signal.pthread_sigmask(_signal.SIG_BLOCK, self._poll_mask)
-            try:
-                ready = self._backend.poll(timeout)
-            finally:
-                _signal.pthread_sigmask(_signal.SIG_SETMASK, unmasked)
-        else:
-            ready = self._backend.poll(timeout)
-        self._update_time()
-        self._last_poll = self._mn_now
-        if not ready:
-            return
+    def _poll_masked(self, timeout: float) -> list[int]:
+        """Poll with this loop's signals blocked, so they queue for its
+        signalfd instead of running handlers (see _sources/signals.py)."""
+        unmasked = _signal.pthread_sigmask(_signal.SIG_BLOCK, self._poll_mask)
+        try:
+            return self._backend.poll(timeout)
+        finally:
+            _signal.pthread_sigmask(_signal.SIG_SETMASK, unmasked)
+
+    def _dispatch(self, ready: list[int]) -> None:
         slots = self._fdtable.slots
-        hooks = self._hooks
         pending = self._pending
         it = iter(ready)
         for fd, got in zip(it, it):
             slot = slots.get(fd)
             if slot is None:
-                hook = hooks.get(fd)
+                hook = self._hooks.get(fd)
                 if hook is not None:
                     hook()
                 continue

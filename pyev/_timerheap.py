@@ -21,6 +21,7 @@ import heapq
 from typing import Any, Final
 
 _SWEEP_MIN: Final = 64  # below this many dead entries sweeping is not worth it
+_heappush = heapq.heappush
 
 Entry = tuple[float, int, Any]
 
@@ -34,18 +35,21 @@ class TimerHeap:
         self._seq = 0
 
     def push(self, deadline: float, watcher: Any) -> Entry:
-        self._seq += 1
-        entry = (deadline, self._seq, watcher)
-        heapq.heappush(self.heap, entry)
+        seq = self._seq = self._seq + 1
+        entry = (deadline, seq, watcher)
+        _heappush(self.heap, entry)
         return entry
 
     def forget(self) -> None:
         """Account for one entry whose watcher has just dropped it."""
-        self.dead += 1
-        if self.dead > _SWEEP_MIN and 2 * self.dead > len(self.heap):
-            self.heap = [e for e in self.heap if e[2]._entry is e]
-            heapq.heapify(self.heap)
-            self.dead = 0
+        dead = self.dead = self.dead + 1
+        if dead > _SWEEP_MIN and 2 * dead > len(self.heap):
+            self._sweep()
+
+    def _sweep(self) -> None:
+        self.heap = [e for e in self.heap if e[2]._entry is e]
+        heapq.heapify(self.heap)
+        self.dead = 0
 
     def next_deadline(self) -> float | None:
         heap = self.heap

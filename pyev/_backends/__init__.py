@@ -8,6 +8,7 @@ watched) and its watchers must be stopped with an error.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from .. import _linux
@@ -25,8 +26,10 @@ class BackendImpl(Protocol):
         watched (closed, out of kernel resources).
         """
 
-    def poll(self, timeout: float) -> list[int]:
-        """Wait up to ``timeout`` seconds (0: do not block)."""
+    @property
+    def poll(self) -> Callable[[float], list[int]]:
+        """Wait up to ``timeout`` seconds (0: do not block). Read as an
+        attribute, so a backend may point it straight at its fastest path."""
 
     def always_ready(self) -> bool:
         """True while some fd is reported ready on every poll without waiting."""

@@ -15,8 +15,8 @@ Facts that shape it (see libev's manual on epoll):
 from __future__ import annotations
 
 import errno
-import math
 import os
+from collections.abc import Callable
 
 from .. import _linux
 from .._constants import ERROR, READ, WRITE, Backend
@@ -35,10 +35,17 @@ class EpollBackend:
 
     def __init__(self) -> None:
         self._waiter = _linux.EpollWaiter(_linux.epoll_create())
+        self._waiter.on_stale = self._use_slow_poll
         self._masks: dict[int, int] = {}  # fd -> mask registered (or held in _files)
         self._gens: dict[int, int] = {}  # fd -> generation of its registration
         self._files: dict[int, int] = {}  # fd -> mask, for fds epoll refused (EPERM)
         self._broken: list[int] = []  # fds found unusable during a rebuild
+        # The usual case calls the shim directly (ping-pong benchmark); files,
+        # broken fds and stale events switch to _slow_poll until resolved.
+        self.poll: Callable[[float], list[int]] = self._waiter.poll
+
+    def _use_slow_poll(self) -> None:
+        self.poll = self._slow_poll
 
     def fileno(self) -> int:
         return self._waiter.epfd
@@ -55,6 +62,7 @@ class EpollBackend:
                 _linux.epoll_ctl(self._waiter.epfd, _MOD, fd, _kernel_mask(mask), data)
             elif exc.errno == errno.EPERM:
                 self._files[fd] = mask
+                self._use_slow_poll()
             else:
                 raise
 
@@ -79,14 +87,15 @@ class EpollBackend:
                 raise
             self._register(fd, new)  # the file was closed and the number reopened
 
-    def poll(self, timeout: float) -> list[int]:
+    def _slow_poll(self, timeout: float) -> list[int]:
         waiter = self._waiter
         if waiter.stale:
             self._rebuild()
         if self._files or self._broken:
             timeout = 0.0
-        # epoll takes whole milliseconds: round up so a timer is never early.
-        result = waiter.wait(math.ceil(timeout * 1000.0) if timeout > 0 else 0)
+        result = waiter.poll(timeout)
+        if not (self._files or waiter.stale):
+            self.poll = waiter.poll
         if self._files:
             for fd, mask in self._files.items():
                 result.append(fd)

@@ -16,6 +16,7 @@ CDEF = """
 #define EPOLL_CTL_DEL ...
 #define EPOLLIN ...
 #define EPOLLOUT ...
+#define PYEV_WAIT_COUNT ...
 #define PYEV_WAIT_STALE ...
 #define PYEV_WAIT_FULL ...
 
@@ -38,9 +39,15 @@ struct epoll_event { uint32_t events; ...; };
 
 int pyev_epoll_create(void);
 int pyev_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
-int pyev_epoll_wait(int epfd, struct epoll_event *buf, int maxevents,
-                    int timeout_ms, int32_t *out, const uint32_t *gens,
-                    int ngens, int *flags);
+struct pyev_waiter {
+    int epfd;
+    int capacity;
+    int ngens;
+    struct epoll_event *buf;
+    int32_t *out;
+    uint32_t *gens;
+};
+int pyev_epoll_wait(struct pyev_waiter *w, double timeout);
 
 int pyev_signalfd(int fd, const int *signums, int count);
 int pyev_signalfd_read(int fd, int *signums, int max);
@@ -55,6 +62,7 @@ long long pyev_statfs_type(const char *path);
 
 SOURCE = r"""
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
@@ -67,8 +75,9 @@ SOURCE = r"""
 /* pyev's readiness bits (libev's EV_READ / EV_WRITE). */
 #define PYEV_READ 0x01
 #define PYEV_WRITE 0x02
-#define PYEV_WAIT_STALE 1
-#define PYEV_WAIT_FULL 2
+#define PYEV_WAIT_COUNT 0xFFFFFF
+#define PYEV_WAIT_STALE 0x1000000
+#define PYEV_WAIT_FULL 0x2000000
 
 static int pyev_epoll_create(void)
 {
@@ -85,27 +94,49 @@ static int pyev_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t da
     return epoll_ctl(epfd, op, fd, &ev) < 0 ? -errno : 0;
 }
 
-/* Waits, then writes (fd, mask) pairs to out, with the mask already in
-   pyev's READ/WRITE bits: an error or hang-up counts as both, as in libev.
+/* Waits up to timeout seconds (rounded up to whole milliseconds, so that a
+   timer is never early), then writes (fd, mask) pairs to out, with the mask
+   already in pyev's READ/WRITE bits: an error or hang-up counts as both, as
+   in libev. Returns the number of pairs, plus PYEV_WAIT_* flags in the bits
+   above PYEV_WAIT_COUNT (one int instead of an out-parameter: the ping-pong
+   benchmark pays for every cffi access), or -errno.
    Each registration carries fd | generation << 32; an event whose
-   generation is not gens[fd] comes from a registration that outlived its
-   fd number (the file was kept open elsewhere while the number was reused):
-   it is dropped and PYEV_WAIT_STALE is set so that the caller rebuilds its
-   set. PYEV_WAIT_FULL says the buffer was filled: more may be waiting. */
-static int pyev_epoll_wait(int epfd, struct epoll_event *buf, int maxevents,
-                           int timeout_ms, int32_t *out, const uint32_t *gens,
-                           int ngens, int *flags)
+   generation is not gens[fd] comes from a registration that outlived its fd
+   number (the file was kept open elsewhere while the number was reused): it
+   is dropped and PYEV_WAIT_STALE set, so that the caller rebuilds its set.
+   PYEV_WAIT_FULL says the buffer was filled: more may be waiting. */
+/* The waiter's buffers travel in one struct: one cffi argument instead of
+   six (ping-pong benchmark). Python owns the memory it points to. */
+struct pyev_waiter {
+    int epfd;
+    int capacity;
+    int ngens;
+    struct epoll_event *buf;
+    int32_t *out;
+    uint32_t *gens;
+};
+
+static int pyev_epoll_wait(struct pyev_waiter *w, double timeout)
 {
-    int n = epoll_wait(epfd, buf, maxevents, timeout_ms);
+    struct epoll_event *buf = w->buf;
+    int32_t *out = w->out;
+    const uint32_t *gens = w->gens;
+    int ngens = w->ngens, maxevents = w->capacity;
+    int timeout_ms = 0;
+    if (timeout > 0) {
+        double ms = ceil(timeout * 1e3);
+        timeout_ms = ms > 2000000000.0 ? 2000000000 : (int)ms;
+    }
+    int n = epoll_wait(w->epfd, buf, maxevents, timeout_ms);
     if (n < 0)
         return -errno;
-    int kept = 0;
+    int kept = 0, flags = 0;
     for (int i = 0; i < n; ++i) {
         uint64_t data = buf[i].data.u64;
         int fd = (int)(uint32_t)data;
         uint32_t gen = (uint32_t)(data >> 32);
         if (fd < 0 || fd >= ngens || gens[fd] != gen) {
-            *flags |= PYEV_WAIT_STALE;
+            flags |= PYEV_WAIT_STALE;
             continue;
         }
         uint32_t got = buf[i].events;
@@ -121,8 +152,8 @@ static int pyev_epoll_wait(int epfd, struct epoll_event *buf, int maxevents,
         ++kept;
     }
     if (n == maxevents)
-        *flags |= PYEV_WAIT_FULL;
-    return kept;
+        flags |= PYEV_WAIT_FULL;
+    return kept | flags;
 }
 
 static int pyev_signalfd(int fd, const int *signums, int count)
