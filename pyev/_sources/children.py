@@ -43,6 +43,14 @@ def _probe_pidfd() -> bool:
 USE_PIDFD = _probe_pidfd()
 
 
+def _require_child(pid: int) -> None:
+    """Raise ChildProcessError unless ``pid`` is our child and not yet reaped."""
+    try:
+        os.waitid(os.P_PID, pid, os.WEXITED | os.WSTOPPED | os.WCONTINUED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        raise ChildProcessError(errno.ECHILD, f"process {pid} is not a child of this process") from None
+
+
 def _is_exit(status: int) -> bool:
     return os.WIFEXITED(status) or os.WIFSIGNALED(status)
 
@@ -70,6 +78,8 @@ class ChildSource:
             if pid > 0 and USE_PIDFD:
                 self._open_pidfd(pid)
             group = self.by_pid[pid] = []
+        if pid > 0 and pid not in self.pidfds:
+            _require_child(pid)
         group.append(w)
         if pid == 0 or w._trace or pid not in self.pidfds:
             self.sigchld_pids.add(pid)
@@ -142,6 +152,10 @@ class ChildSource:
                 else:
                     self._reap(pid)
 
+    # One status per pass: it is dispatched before the next is collected
+    # (each callback sees its own rpid/rstatus); finding one re-arms the
+    # SIGCHLD flag so that the next pass looks again.
+
     def _reap(self, pid: int) -> None:
         group = self.by_pid.get(pid)
         if not group:
@@ -149,32 +163,32 @@ class ChildSource:
         flags = os.WNOHANG
         if any(w._trace for w in group):
             flags |= os.WUNTRACED | os.WCONTINUED
-        while True:
-            try:
-                rpid, status = os.waitpid(pid, flags)
-            except ChildProcessError:
-                self._close_pidfd(pid)  # reaped elsewhere: nothing left to report
-                return
-            if rpid == 0:
-                return
-            self._deliver(rpid, status)
-            if _is_exit(status):
-                self._close_pidfd(pid)
-                return
+        try:
+            rpid, status = os.waitpid(pid, flags)
+        except ChildProcessError:
+            self._close_pidfd(pid)  # reaped elsewhere: nothing left to report
+            return
+        if rpid == 0:
+            return
+        self._deliver(rpid, status)
+        if _is_exit(status):
+            self._close_pidfd(pid)
+        else:
+            self._note_sigchld()  # traced: a continue or the exit may follow
 
     def _reap_any(self) -> None:
         trace = any(w._trace for w in self.by_pid.get(0, ()))
         flags = os.WNOHANG | (os.WUNTRACED | os.WCONTINUED if trace else 0)
-        while True:
-            try:
-                rpid, status = os.waitpid(-1, flags)
-            except ChildProcessError:
-                return
-            if rpid == 0:
-                return
-            self._deliver(rpid, status)
-            if _is_exit(status):
-                self._close_pidfd(rpid)
+        try:
+            rpid, status = os.waitpid(-1, flags)
+        except ChildProcessError:
+            return
+        if rpid == 0:
+            return
+        self._deliver(rpid, status)
+        if _is_exit(status):
+            self._close_pidfd(rpid)
+        self._note_sigchld()
 
     def _deliver(self, rpid: int, status: int) -> None:
         exited = _is_exit(status)

@@ -64,7 +64,10 @@ _lock = threading.RLock()
 
 
 def _python_handler(signum: int, frame: FrameType | None) -> None:
-    route(signum)
+    # Python's C-level handler has already written signum to the signal pipe;
+    # routing what the pipe holds (not signum itself) delivers each signal
+    # exactly once, whichever of this handler or a loop's hook reads it.
+    drain_signal_pipe(None)
 
 
 def route(signum: int) -> None:
@@ -85,19 +88,32 @@ def signal_pipe() -> int:
         return _pipe[0]
 
 
+class _PipeHook:
+    """A loop's hook on the signal pipe."""
+
+    __slots__ = ("loop", "fd")
+
+    def __init__(self, loop: Loop, fd: int) -> None:
+        self.loop, self.fd = loop, fd
+
+    def __call__(self) -> None:
+        drain_signal_pipe(self.loop)
+
+
 def attach_pipe(loop: Loop) -> None:
     """Make ``loop`` watch the current signal pipe (idempotent; after a fork
     the pipe is new and the old entry is dropped)."""
     fd = signal_pipe()
     for old, hook in list(loop._hooks.items()):
-        if hook is drain_signal_pipe and old != fd:
+        if isinstance(hook, _PipeHook) and old != fd:
             del loop._hooks[old]
-    if loop._hooks.get(fd) is not drain_signal_pipe:
-        loop._add_hook(fd, drain_signal_pipe)
+    if not isinstance(loop._hooks.get(fd), _PipeHook):
+        loop._add_hook(fd, _PipeHook(loop, fd))
 
 
-def drain_signal_pipe() -> None:
-    """Read the numbers Python's C handler wrote and route them."""
+def drain_signal_pipe(reader: Loop | None) -> None:
+    """Read the numbers Python's C handler wrote and route them. A loop that
+    reads them handles its own share at once, in the same iteration."""
     if _pipe is None:
         return
     try:
@@ -106,6 +122,8 @@ def drain_signal_pipe() -> None:
         return
     for signum in set(data):
         route(signum)
+    if reader is not None and reader._wakeup is not None:
+        reader._wakeup.run_listeners()
 
 
 def _install(signum: int) -> None:

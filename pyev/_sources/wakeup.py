@@ -49,6 +49,10 @@ class Wakeup:
         except BlockingIOError:
             pass
         self.armed = False
+        self.run_listeners()
+
+    def run_listeners(self) -> None:
+        """Queue whatever the flags say (in the loop's thread)."""
         self._loop._scan_asyncs()
         for listener in self.listeners:
             listener()
