@@ -77,9 +77,9 @@ class ChildSource:
         if group is None:
             if pid > 0 and USE_PIDFD:
                 self._open_pidfd(pid)
+            if pid > 0 and pid not in self.pidfds:
+                _require_child(pid)
             group = self.by_pid[pid] = []
-        if pid > 0 and pid not in self.pidfds:
-            _require_child(pid)
         group.append(w)
         if pid == 0 or w._trace or pid not in self.pidfds:
             self.sigchld_pids.add(pid)

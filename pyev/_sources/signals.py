@@ -15,12 +15,14 @@ Facts that shape this module:
 
 Design:
 - Every watched signal gets a Python handler (the previous handler is saved
-  and restored when the signal's last watcher stops). Python's C-level
-  handler also writes the signal number to the *signal pipe*, installed with
-  ``set_wakeup_fd`` while any handler of ours is installed. Every loop with
-  signal interest watches the pipe's read end; whichever loop reads a number
-  routes it to the loop that owns the signal. So a signal is delivered
-  whichever thread it lands in and whatever the main thread is doing.
+  and restored when the signal's last watcher stops), which routes the
+  signal to the loop that owns it. The handler runs in the main thread; to
+  make sure it gets to run, Python's C-level handler also writes to the
+  *signal pipe*, installed with ``set_wakeup_fd`` while any handler of ours
+  is installed (unless another wakeup fd was already set: then that one is
+  left alone). Every loop with signal interest watches the pipe, so a signal
+  that lands in another thread still wakes a loop blocked in the main
+  thread, which returns to Python, where the handler runs.
 - Native mode (signalfd) blocks the loop's signals in the loop thread *only
   while it polls* and reads them from a signalfd there; outside the poll
   they are unblocked and take the handler path. A signal is therefore never
@@ -60,14 +62,12 @@ _subscribers: dict[int, set[Callable[[], None]]] = {}  # internal interest (SIGC
 _saved_handlers: dict[int, Handler] = {}  # signum -> handler before ours
 _pipe: tuple[int, int] | None = None  # the signal pipe given to set_wakeup_fd
 _saved_wakeup_fd: int | None = None  # the wakeup fd before ours, while ours is set
+_foreign_wakeup_fd = False  # another wakeup fd was set when we installed: not ours to take
 _lock = threading.RLock()
 
 
 def _python_handler(signum: int, frame: FrameType | None) -> None:
-    # Python's C-level handler has already written signum to the signal pipe;
-    # routing what the pipe holds (not signum itself) delivers each signal
-    # exactly once, whichever of this handler or a loop's hook reads it.
-    drain_signal_pipe(None)
+    route(signum)
 
 
 def route(signum: int) -> None:
@@ -111,18 +111,18 @@ def attach_pipe(loop: Loop) -> None:
         loop._add_hook(fd, _PipeHook(loop, fd))
 
 
-def drain_signal_pipe(reader: Loop | None) -> None:
-    """Read the numbers Python's C handler wrote and route them. A loop that
-    reads them handles its own share at once, in the same iteration."""
+def drain_signal_pipe(reader: Loop) -> None:
+    """Empty the signal pipe. Its bytes only wake loops: the Python handler
+    routes each signal, exactly once (routing the bytes as well would
+    deliver twice). By the time a hook runs, back in Python, the handler has
+    usually run, so the reading loop looks at its flags at once."""
     if _pipe is None:
         return
     try:
-        data = os.read(_pipe[0], 4096)
+        os.read(_pipe[0], 4096)
     except (BlockingIOError, InterruptedError):
-        return
-    for signum in set(data):
-        route(signum)
-    if reader is not None and reader._wakeup is not None:
+        pass
+    if reader._wakeup is not None:
         reader._wakeup.run_listeners()
 
 
@@ -136,9 +136,17 @@ def _install(signum: int) -> None:
         )
     previous = signal.signal(signum, _python_handler)
     _saved_handlers[signum] = previous
-    if _saved_wakeup_fd is None:
-        fd = _pipe_write_end()
-        _saved_wakeup_fd = signal.set_wakeup_fd(fd, warn_on_full_buffer=False)
+    if _saved_wakeup_fd is None and not _foreign_wakeup_fd:
+        ours = _pipe_write_end()
+        old = signal.set_wakeup_fd(ours, warn_on_full_buffer=False)
+        if old != -1:
+            # Someone else (asyncio, say) reads the wakeup fd: leave it to
+            # them. Signals still arrive (handler + EINTR); only a signal
+            # landing in another thread may wait for the loop's next wake-up.
+            signal.set_wakeup_fd(old)
+            _set_foreign(True)
+        else:
+            _saved_wakeup_fd = old
 
 
 def _uninstall(signum: int) -> None:
@@ -148,12 +156,21 @@ def _uninstall(signum: int) -> None:
         signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
     except ValueError:
         pass  # not the main thread: our handler stays; it routes to nobody
+    if not _saved_handlers:
+        _set_foreign(False)
     if not _saved_handlers and _saved_wakeup_fd is not None:
         try:
-            signal.set_wakeup_fd(_saved_wakeup_fd)
+            current = signal.set_wakeup_fd(_saved_wakeup_fd)
         except ValueError:
             return
+        if _pipe is not None and current != _pipe[1]:
+            signal.set_wakeup_fd(current)  # replaced by someone since: theirs now
         _saved_wakeup_fd = None
+
+
+def _set_foreign(value: bool) -> None:
+    global _foreign_wakeup_fd
+    _foreign_wakeup_fd = value
 
 
 def _pipe_write_end() -> int:

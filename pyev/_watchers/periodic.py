@@ -15,6 +15,7 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
+from .._constants import Error
 from .base import Watcher, check_callback, check_time
 
 if TYPE_CHECKING:
@@ -155,6 +156,8 @@ class Periodic(Watcher):
 
     def again(self, loop: Loop | None = None) -> None:
         """Stop and start again, recomputing the schedule from the fields."""
+        if self._active and loop is not None and loop is not self._loop:
+            raise Error("Periodic is active on another loop")
         target = loop if loop is not None else self._loop
         self.stop()
         self.start(target)
