@@ -7,7 +7,7 @@ may be blind.
 
 Native (one inotify fd per loop, created with the first Stat watcher):
 - Each watcher holds two watches: on the path itself (when it exists) and on
-  its parent directory. The parent's events catch what a watch on the file
+  its parent directory (for a symlink, also on its target's directory). The parent's events catch what a watch on the file
   cannot: the path appearing, being deleted, and the atomic saves of editors
   (a new file renamed over the old one, or the old one renamed to a backup
   and a new one written). After every detected change the watches are placed
@@ -129,6 +129,10 @@ class FileSource:
         if self.native:
             self._unplace(w)
             placed_parent = self._add_watch(w, _parent(w._path))
+            real = os.path.realpath(w._path)
+            if real != os.path.abspath(w._path):
+                # A symlink: its target may live elsewhere, and may come and go.
+                placed_parent = self._add_watch(w, _parent(real)) and placed_parent
             placed_path = w._attr is not None and self._add_watch(w, w._path)
             if w._poll_forced:
                 needs_polling = True
