@@ -135,6 +135,7 @@ class Loop:
         "_forkcheck",
         "_pid",
         "_postfork",
+        "_fork_unseen",
         "_use_signalfd",
         "_use_inotify",
         "_wakeup",
@@ -190,7 +191,8 @@ class Loop:
         self._is_default = False
         self._forkcheck = forkcheck
         self._pid = os.getpid()
-        self._postfork = False
+        self._postfork = False  # kernel state to rebuild before the next poll
+        self._fork_unseen = False  # Fork watchers not yet told of the last fork
         self._use_signalfd = signalfd
         self._use_inotify = inotify
         self._wakeup: Wakeup | None = None
@@ -382,10 +384,12 @@ class Loop:
         (idle and ping-pong benchmarks: every Python call here costs)."""
         # 1-2. fork: noticed by forkcheck, Loop.fork() or the at-fork hook
         if self._forkcheck and os.getpid() != self._pid:
-            self._postfork = True
-        if self._postfork and self._forks:
-            self._queue_all(self._forks, FORK)
-            self.invoke_pending()
+            self.fork()
+        if self._fork_unseen:
+            self._fork_unseen = False  # once per fork, even if a callback raises
+            if self._forks:
+                self._queue_all(self._forks, FORK)
+                self.invoke_pending()
         # 3. prepare
         if self._prepares:
             self._queue_all(self._prepares, PREPARE)
@@ -628,7 +632,7 @@ class Loop:
 
     def fork(self) -> None:
         """Re-arm the loop in a forked child (call after ``os.fork()``)."""
-        self._postfork = True
+        self._postfork = self._fork_unseen = True
 
     def _rebuild_after_fork(self) -> None:
         self._postfork = False
@@ -687,6 +691,11 @@ class Loop:
         watcher and release the loop's file descriptors. Idempotent."""
         if self._closed:
             return
+        if os.getpid() != self._pid and self._postfork:
+            # A forked child closing its copy before re-arming it: the kernel
+            # objects are still shared with the parent, so let go of them
+            # without unregistering anything the parent relies on.
+            self._backend.close()
         first_error: BaseException | None = None
         for w in list(self._cleanups):
             try:
@@ -822,7 +831,7 @@ def _forget_default(loop: Loop) -> None:
 
 def _rearm_default_in_child() -> None:
     if _default is not None:
-        _default._postfork = True
+        _default.fork()
 
 
 os.register_at_fork(after_in_child=_rearm_default_in_child)

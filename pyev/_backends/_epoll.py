@@ -67,6 +67,8 @@ class EpollBackend:
                 raise
 
     def modify(self, fd: int, old: int, new: int, reopened: bool) -> None:
+        if self._waiter.epfd < 0:
+            return  # closed
         self._files.pop(fd, None)
         if not new:
             if self._masks.pop(fd, None) is not None:

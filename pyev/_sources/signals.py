@@ -319,8 +319,14 @@ class SignalSource:
         return [w for group in self.by_signum.values() for w in group]
 
     def after_fork(self, loop: Loop) -> None:
-        # signalfd reads the reading process' own signals: it needs nothing.
-        # The signal pipe was replaced in the child: watch the new one.
+        # The signalfd is shared with the parent: changing its mask here
+        # would change the parent's. Make our own. The signal pipe was
+        # replaced in the child: watch the new one.
+        if self.sfd >= 0:
+            loop._hooks.pop(self.sfd, None)
+            os.close(self.sfd)
+            self.sfd = -1
+            self._update_mask()
         attach_pipe(loop)
 
     def close(self, loop: Loop) -> None:
