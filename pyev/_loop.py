@@ -422,6 +422,10 @@ class Loop:
             self._read_wall_clock(mn)
         if ready:
             self._dispatch(ready)
+        elif self._wakeup is not None and self._wakeup.armed:
+            # Woken by EINTR: a Python signal handler ran meanwhile and left
+            # its mark; take it in this iteration, not the next.
+            self._wakeup.run_listeners()
         # 13-16. expired timers and periodics, idle, check
         heap = self._timers.heap
         if heap and heap[0][0] < self._mn_now:
@@ -484,7 +488,12 @@ class Loop:
         signalfd instead of running handlers (see _sources/signals.py)."""
         unmasked = _signal.pthread_sigmask(_signal.SIG_BLOCK, self._poll_mask)
         try:
-            return self._backend.poll(timeout)
+            ready = self._backend.poll(timeout)
+            if ready:
+                # Read the signalfd before unblocking: once unblocked, the
+                # queued signals would go to the handlers instead.
+                self._sources["signals"].read_signalfd()
+            return ready
         finally:
             _signal.pthread_sigmask(_signal.SIG_SETMASK, unmasked)
 

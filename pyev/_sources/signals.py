@@ -285,7 +285,7 @@ class SignalSource:
         if signums:
             if self.sfd < 0:
                 self.sfd = _linux.signalfd(-1, signums)
-                self.loop._add_hook(self.sfd, self._read_signalfd)
+                self.loop._add_hook(self.sfd, self.read_signalfd)
             else:
                 _linux.signalfd(self.sfd, signums)
         self.loop._poll_mask = frozenset(signums)
@@ -309,9 +309,12 @@ class SignalSource:
         for w in self.by_signum.get(signum, ()):
             loop._queue(w, SIGNAL)
 
-    def _read_signalfd(self) -> None:
-        for signum in set(_linux.signalfd_read(self.sfd)):
-            self.deliver(self.loop, signum)
+    def read_signalfd(self) -> None:
+        """Queue the watchers of every signal waiting in the signalfd (called
+        by the loop while the signals are still blocked)."""
+        if self.sfd >= 0:
+            for signum in set(_linux.signalfd_read(self.sfd)):
+                self.deliver(self.loop, signum)
 
     # -- loop life cycle --
 
