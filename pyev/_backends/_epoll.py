@@ -37,7 +37,6 @@ class EpollBackend:
         self._waiter = _linux.EpollWaiter(_linux.epoll_create())
         self._waiter.on_stale = self._use_slow_poll
         self._masks: dict[int, int] = {}  # fd -> mask registered (or held in _files)
-        self._gens: dict[int, int] = {}  # fd -> generation of its registration
         self._files: dict[int, int] = {}  # fd -> mask, for fds epoll refused (EPERM)
         self._broken: list[int] = []  # fds found unusable during a rebuild
         # The usual case calls the shim directly (ping-pong benchmark); files,
@@ -51,8 +50,7 @@ class EpollBackend:
         return self._waiter.epfd
 
     def _register(self, fd: int, mask: int) -> None:
-        gen = (self._gens.get(fd, 0) + 1) & 0xFFFFFFFF
-        self._gens[fd] = gen
+        gen = (self._waiter.generation(fd) + 1) & 0xFFFFFFFF
         self._waiter.set_generation(fd, gen)
         data = fd | gen << 32
         try:
@@ -83,7 +81,7 @@ class EpollBackend:
             return
         self._masks[fd] = new
         try:
-            _linux.epoll_ctl(self._waiter.epfd, _MOD, fd, _kernel_mask(new), fd | self._gens[fd] << 32)
+            _linux.epoll_ctl(self._waiter.epfd, _MOD, fd, _kernel_mask(new), fd | self._waiter.generation(fd) << 32)
         except OSError as exc:
             if exc.errno != errno.ENOENT:
                 raise

@@ -94,6 +94,11 @@ class EpollWaiter:
         self._view = memoryview(ffi.buffer(self._out)).cast("i")
         self._w.buf, self._w.out, self._w.capacity = self._buf, self._out, capacity
 
+    def generation(self, fd: int) -> int:
+        """The generation of fd's registration (0 if never registered); kept
+        in C memory only (memory_io benchmark)."""
+        return int(self._gens[fd]) if fd < self._w.ngens else 0
+
     def set_generation(self, fd: int, gen: int) -> None:
         ngens = self._w.ngens
         if fd >= ngens:
