@@ -671,12 +671,17 @@ class Loop:
 
     # -- internal event sources ------------------------------------------
 
+    # Until a forked child's loop is rebuilt its backend is the parent's
+    # kernel object: hooks are then only recorded, and the rebuild registers
+    # them (changing the shared set would change the parent's).
+
     def _add_hook(self, fd: int, hook: Hook) -> None:
         self._hooks[fd] = hook
-        self._backend.modify(fd, 0, READ, True)
+        if not self._postfork:
+            self._backend.modify(fd, 0, READ, True)
 
     def _remove_hook(self, fd: int) -> None:
-        if self._hooks.pop(fd, None) is not None:
+        if self._hooks.pop(fd, None) is not None and not self._postfork:
             self._backend.modify(fd, READ, 0, False)
 
     def _source(self, name: str, factory: Callable[[Loop], Any]) -> Any:

@@ -98,6 +98,7 @@ class FileSource:
         self.loop = loop
         self.native = loop._use_inotify and _linux.AVAILABLE
         self.ifd = -1
+        self.ifd_pid = 0  # the process that made ifd: a forked child makes its own
         self.stats: list[Stat] = []
         self.users: dict[int, set[Stat]] = {}  # wd -> watchers holding it
         if self.native:
@@ -106,6 +107,7 @@ class FileSource:
     def _open(self) -> None:
         try:
             self.ifd = _linux.inotify_init()
+            self.ifd_pid = os.getpid()
         except OSError:
             self.native = False  # out of inotify instances: poll instead
             return
@@ -114,10 +116,12 @@ class FileSource:
     # -- watchers --
 
     def add(self, w: Stat) -> None:
+        self._own_inotify()
         self.stats.append(w)
         self._place(w)
 
     def remove(self, w: Stat) -> None:
+        self._own_inotify()
         self.stats.remove(w)
         self._unplace(w)
         if w._poller is not None:
@@ -217,10 +221,11 @@ class FileSource:
     def active_watchers(self, loop: Loop) -> list[Any]:
         return list(self.stats)
 
-    def after_fork(self, loop: Loop) -> None:
-        # The inotify fd is shared with the parent: make our own.
-        if self.ifd >= 0:
-            loop._hooks.pop(self.ifd, None)
+    def _own_inotify(self) -> None:
+        """An inotify fd made before a fork is shared with the parent, whose
+        watches adding or removing here would change: make our own."""
+        if self.ifd >= 0 and self.ifd_pid != os.getpid():
+            self.loop._hooks.pop(self.ifd, None)
             os.close(self.ifd)
             self.ifd = -1
             self.users.clear()
@@ -229,6 +234,9 @@ class FileSource:
             self._open()
             for w in self.stats:
                 self._place(w)
+
+    def after_fork(self, loop: Loop) -> None:
+        self._own_inotify()
 
     def close(self, loop: Loop) -> None:
         if self.ifd >= 0:

@@ -254,6 +254,7 @@ class SignalSource:
         self.pending: set[int] = set()
         self.native = loop._use_signalfd and signalfd_usable()
         self.sfd = -1
+        self.sfd_pid = 0  # the process that made sfd: a forked child makes its own
         wakeup = loop._get_wakeup()
         wakeup.listeners.append(self.dispatch)
         attach_pipe(loop)
@@ -281,10 +282,12 @@ class SignalSource:
     def _update_mask(self) -> None:
         if not self.native:
             return
+        self._drop_inherited()
         signums = sorted(self.by_signum)
         if signums:
             if self.sfd < 0:
                 self.sfd = _linux.signalfd(-1, signums)
+                self.sfd_pid = os.getpid()
                 self.loop._add_hook(self.sfd, self.read_signalfd)
             else:
                 _linux.signalfd(self.sfd, signums)
@@ -321,14 +324,19 @@ class SignalSource:
     def active_watchers(self, loop: Loop) -> list[Any]:
         return [w for group in self.by_signum.values() for w in group]
 
-    def after_fork(self, loop: Loop) -> None:
-        # The signalfd is shared with the parent: changing its mask here
-        # would change the parent's. Make our own. The signal pipe was
-        # replaced in the child: watch the new one.
-        if self.sfd >= 0:
-            loop._hooks.pop(self.sfd, None)
+    def _drop_inherited(self) -> None:
+        """A signalfd made before a fork is shared with the parent: changing
+        its mask here would change the parent's. Let go of it (a new one is
+        made when needed)."""
+        if self.sfd >= 0 and self.sfd_pid != os.getpid():
+            self.loop._hooks.pop(self.sfd, None)
             os.close(self.sfd)
             self.sfd = -1
+
+    def after_fork(self, loop: Loop) -> None:
+        # Our own signalfd; and the signal pipe was replaced in the child.
+        if self.sfd >= 0 and self.sfd_pid != os.getpid():
+            self._drop_inherited()
             self._update_mask()
         attach_pipe(loop)
 

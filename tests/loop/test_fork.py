@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -298,3 +299,38 @@ def test_parent_default_loop_keeps_its_signal_watcher_after_the_child_closed_its
         return got
 
     assert in_child(parent) == [ev.SIGNAL]
+
+
+def test_child_stopping_inherited_watchers_before_rearming_leaves_the_parents_working(
+    in_child: InChild, watchdog: Watchdog
+) -> None:
+    """A forked child that stops the parent's Child and Signal watchers right
+    away (before its loop ran) must not touch the kernel objects it still
+    shares with the parent: the parent still hears its child exit and its
+    signal arrive while it polls."""
+
+    def parent() -> object:
+        lp = ev.default_loop()
+        log: list[object] = []
+        signals: list[int] = []
+        worker = os.fork()
+        if worker == 0:  # pragma: no cover - runs in the child
+            time.sleep(0.2)
+            os._exit(7)
+        exits = ev.Child(worker, lambda w, revents: (log.append(w.exit_code), w.stop())).start(lp)
+        usr1 = ev.Signal(signal.SIGUSR1, lambda w, revents: signals.append(revents)).start(lp)
+
+        def child() -> None:
+            exits.stop()
+            usr1.stop()
+
+        _fork_and_wait(child)
+        watchdog(lp, 5.0)
+        while exits.is_active:
+            lp.run(ev.RUN_ONCE)
+        _wait_for_a_signal_in_the_poll(lp, signals, watchdog)
+        usr1.stop()
+        lp.close()
+        return [log, signals]
+
+    assert in_child(parent) == [[7], [ev.SIGNAL]]
