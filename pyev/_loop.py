@@ -677,12 +677,18 @@ class Loop:
 
     def _add_hook(self, fd: int, hook: Hook) -> None:
         self._hooks[fd] = hook
-        if not self._postfork:
+        if not self._kernel_state_inherited():
             self._backend.modify(fd, 0, READ, True)
 
     def _remove_hook(self, fd: int) -> None:
-        if self._hooks.pop(fd, None) is not None and not self._postfork:
+        if self._hooks.pop(fd, None) is not None and not self._kernel_state_inherited():
             self._backend.modify(fd, READ, 0, False)
+
+    def _kernel_state_inherited(self) -> bool:
+        """True in a forked child whose loop is not yet rebuilt."""
+        if self._forkcheck and not self._postfork and os.getpid() != self._pid:
+            self.fork()
+        return self._postfork
 
     def _source(self, name: str, factory: Callable[[Loop], Any]) -> Any:
         """The loop's event source ``name``, created on first use."""

@@ -108,8 +108,14 @@ class FileSource:
         try:
             self.ifd = _linux.inotify_init()
             self.ifd_pid = os.getpid()
-        except OSError:
+        except OSError as exc:
             self.native = False  # out of inotify instances: poll instead
+            warnings.warn(
+                f"pyev: no inotify instance ({exc.strerror}); this loop's Stat watchers poll instead. "
+                "Raise the limit with: sysctl fs.inotify.max_user_instances=1024",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             return
         self.loop._add_hook(self.ifd, self._on_inotify)
 
@@ -131,13 +137,20 @@ class FileSource:
         """Put the watcher's inotify watches (or its poller) in place."""
         needs_polling = not self.native
         if self.native:
-            self._unplace(w)
+            # Add the new watches before dropping the old ones: adding a
+            # watch on an inode already watched returns its wd, so events
+            # already queued under it are not lost (and none are missed in a
+            # gap between removing and re-adding).
+            held, w._wds = w._wds, []
             placed_parent = self._add_watch(w, _parent(w._path))
             real = os.path.realpath(w._path)
             if real != os.path.abspath(w._path):
                 # A symlink: its target may live elsewhere, and may come and go.
                 placed_parent = self._add_watch(w, _parent(real)) and placed_parent
             placed_path = w._attr is not None and self._add_watch(w, w._path)
+            for wd in held:
+                if wd not in w._wds:
+                    self._release(w, wd)
             if w._poll_forced:
                 needs_polling = True
             elif w._attr is not None:
@@ -168,23 +181,28 @@ class FileSource:
                         stacklevel=2,
                     )
             return False
-        w._wds.append(wd)
+        if wd not in w._wds:
+            w._wds.append(wd)
         self.users.setdefault(wd, set()).add(w)
         return True
 
     def _unplace(self, w: Stat) -> None:
         for wd in w._wds:
-            users = self.users.get(wd)
-            if users is None:
-                continue
-            users.discard(w)
-            if not users:
-                del self.users[wd]
-                try:
-                    _linux.inotify_rm_watch(self.ifd, wd)
-                except OSError:
-                    pass
+            self._release(w, wd)
         w._wds.clear()
+
+    def _release(self, w: Stat, wd: int) -> None:
+        """``w`` no longer holds ``wd``; the last holder removes the watch."""
+        users = self.users.get(wd)
+        if users is None:
+            return
+        users.discard(w)
+        if not users:
+            del self.users[wd]
+            try:
+                _linux.inotify_rm_watch(self.ifd, wd)
+            except OSError:
+                pass
 
     # -- delivery --
 

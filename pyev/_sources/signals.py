@@ -60,6 +60,7 @@ Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 _owners: dict[int, SignalSource] = {}  # signum -> the loop source holding its watchers
 _subscribers: dict[int, set[Callable[[], None]]] = {}  # internal interest (SIGCHLD)
 _saved_handlers: dict[int, Handler] = {}  # signum -> handler before ours
+_deferred: dict[int, Handler] = {}  # signum -> handler to put back when ours next runs
 _pipe: tuple[int, int] | None = None  # the signal pipe given to set_wakeup_fd
 _saved_wakeup_fd: int | None = None  # the wakeup fd before ours, while ours is set
 _foreign_wakeup_fd = False  # another wakeup fd was set when we installed: not ours to take
@@ -67,7 +68,22 @@ _lock = threading.RLock()
 
 
 def _python_handler(signum: int, frame: FrameType | None) -> None:
+    if signum in _deferred:
+        _finish_uninstall(signum, frame)
+        return
     route(signum)
+
+
+def _finish_uninstall(signum: int, frame: FrameType | None) -> None:
+    """The last watcher stopped outside the main thread, where the previous
+    handler could not be put back: do it now (handlers run in the main
+    thread) and give this signal to it, as if it had been there all along."""
+    previous = _deferred.pop(signum)
+    signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
+    if callable(previous):
+        previous(signum, frame)
+    elif previous in (None, signal.SIG_DFL):
+        os.kill(os.getpid(), signum)  # the default action, now restored
 
 
 def route(signum: int) -> None:
@@ -155,7 +171,9 @@ def _uninstall(signum: int) -> None:
     try:
         signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
     except ValueError:
-        pass  # not the main thread: our handler stays; it routes to nobody
+        # Not the main thread: our handler stays until it next runs (in the
+        # main thread), which restores the previous one and passes it on.
+        _deferred[signum] = previous
     if not _saved_handlers:
         _set_foreign(False)
     if not _saved_handlers and _saved_wakeup_fd is not None:
@@ -188,7 +206,10 @@ def claim(signum: int, source: SignalSource) -> None:
         owner = _owners.get(signum)
         if owner is not None and owner is not source:
             raise Error(f"signal {signum} is already watched on another loop")
-        if not _interest(signum):
+        if signum in _deferred:
+            # Our handler is still in place: take it back, keep what it saved.
+            _saved_handlers[signum] = _deferred.pop(signum)
+        elif not _interest(signum):
             _install(signum)
         _owners[signum] = source
 
@@ -202,7 +223,9 @@ def release(signum: int) -> None:
 
 def subscribe(signum: int, callback: Callable[[], None]) -> None:
     with _lock:
-        if not _interest(signum):
+        if signum in _deferred:
+            _saved_handlers[signum] = _deferred.pop(signum)
+        elif not _interest(signum):
             _install(signum)
         _subscribers.setdefault(signum, set()).add(callback)
 
