@@ -471,9 +471,8 @@ class Loop:
     def _poll_timeout(self) -> float:
         """How long a blocking poll may wait: until the next timer or
         periodic, at most MAX_BLOCKTIME, 0 while anything is pending."""
-        for queue in self._pending:
-            if queue:
-                return 0.0
+        if any(self._pending):
+            return 0.0
         timeout = MAX_BLOCKTIME
         if self._timers.heap:
             deadline = self._timers.next_deadline()
@@ -511,8 +510,9 @@ class Loop:
     def _dispatch(self, ready: list[int]) -> None:
         slots = self._fdtable.slots
         pending = self._pending
-        it = iter(ready)
-        for fd, got in zip(it, it):
+        for i in range(0, len(ready), 2):
+            fd = ready[i]
+            got = ready[i + 1]
             slot = slots.get(fd)
             if slot is None:
                 hook = self._hooks.get(fd)
