@@ -83,6 +83,10 @@ _walltime = _time.time
 Hook = Callable[[], None]
 
 
+def _nothing() -> None:
+    pass
+
+
 def _check_interval(name: str, value: object) -> float:
     if not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number, not {type(value).__name__}")
@@ -142,6 +146,7 @@ class Loop:
         "_wakeup",
         "_sources",
         "_poll_mask",
+        "_read_while_masked",
         "__weakref__",
     )
 
@@ -200,6 +205,8 @@ class Loop:
         self._sources: dict[str, Any] = {}
         # Signals blocked in the loop thread while it polls (signalfd mode).
         self._poll_mask: frozenset[int] = frozenset()
+        # Called after such a poll, before the signals are unblocked again.
+        self._read_while_masked: Hook = _nothing
         self._closed = False
 
     # -- properties ------------------------------------------------------
@@ -494,15 +501,16 @@ class Loop:
         return timeout if timeout > 0 else 0.0
 
     def _poll_masked(self, timeout: float) -> list[int]:
-        """Poll with this loop's signals blocked, so they queue for its
-        signalfd instead of running handlers (see _sources/signals.py)."""
+        """Poll with ``_poll_mask`` blocked, so those signals queue for the
+        source that reads them (a signalfd: see _sources/signals.py)
+        instead of running handlers."""
         unmasked = _signal.pthread_sigmask(_signal.SIG_BLOCK, self._poll_mask)
         try:
             ready = self._backend.poll(timeout)
             if ready:
-                # Read the signalfd before unblocking: once unblocked, the
-                # queued signals would go to the handlers instead.
-                self._sources["signals"].read_signalfd()
+                # Before unblocking: once unblocked, the queued signals would
+                # go to the handlers instead.
+                self._read_while_masked()
             return ready
         finally:
             _signal.pthread_sigmask(_signal.SIG_SETMASK, unmasked)

@@ -315,6 +315,7 @@ class SignalSource:
             else:
                 _linux.signalfd(self.sfd, signums)
         self.loop._poll_mask = frozenset(signums)
+        self.loop._read_while_masked = self.read_signalfd
 
     # -- delivery --
 
