@@ -309,7 +309,7 @@ class Loop:
     def _reschedule_periodics(self) -> None:
         heap = self._periodics
         for w in heap.live():
-            w._reschedule_entry(self, after_jump=True)
+            w._reschedule_entry(self)
 
     # -- references ------------------------------------------------------
 

@@ -31,9 +31,6 @@ class BackendImpl(Protocol):
         """Wait up to ``timeout`` seconds (0: do not block). Read as an
         attribute, so a backend may point it straight at its fastest path."""
 
-    def always_ready(self) -> bool:
-        """True while some fd is reported ready on every poll without waiting."""
-
     def fileno(self) -> int:
         """The fd that becomes readable when events are ready (-1 if none)."""
 

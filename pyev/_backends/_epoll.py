@@ -107,9 +107,6 @@ class EpollBackend:
             self._broken.clear()
         return result
 
-    def always_ready(self) -> bool:
-        return bool(self._files)
-
     def _rebuild(self) -> None:
         os.close(self._waiter.epfd)
         self._waiter.epfd = _linux.epoll_create()

@@ -49,9 +49,6 @@ class PollBackend:
             result.append(mask)
         return result
 
-    def always_ready(self) -> bool:
-        return False
-
     def fileno(self) -> int:
         return -1
 

@@ -6,12 +6,13 @@ inotify can be generous with hints and polling can back it up anywhere it
 may be blind.
 
 Native (one inotify fd per loop, created with the first Stat watcher):
-- Each watcher holds two watches: on the path itself (when it exists) and on
-  its parent directory (for a symlink, also on its target's directory). The parent's events catch what a watch on the file
-  cannot: the path appearing, being deleted, and the atomic saves of editors
-  (a new file renamed over the old one, or the old one renamed to a backup
-  and a new one written). After every detected change the watches are placed
-  again, since the path may now name another inode.
+- Each watcher holds two watches: on the path itself (when it exists) and
+  on its parent directory (for a symlink, also on its target's directory).
+  The parent's events catch what a watch on the file cannot: the path
+  appearing, being deleted, and the atomic saves of editors (a new file
+  renamed over the old one, or the old one renamed to a backup and a new one
+  written). After every detected change the watches are placed again (new
+  ones first), since the path may now name another inode.
 - inotify returns one wd per inode and fd, shared by every watcher on that
   inode, so wds are reference-counted (``users``).
 - A queue overflow re-checks every watcher. A failed ``inotify_add_watch``

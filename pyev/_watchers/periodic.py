@@ -132,7 +132,7 @@ class Periodic(Watcher):
         else:
             self._schedule(loop)
 
-    def _reschedule_entry(self, loop: Loop, after_jump: bool) -> None:
+    def _reschedule_entry(self, loop: Loop) -> None:
         """Recompute the schedule after a clock jump or ``Loop.resume``
         (absolute mode is left alone); a pending event stays pending."""
         if self._reschedule is None and not self._interval:
