@@ -45,6 +45,11 @@ def check_time(name: str, value: object, *, minimum: float | None = None) -> flo
     return value
 
 
+def is_finite_float(value: object) -> bool:
+    """True for a finite float (``x - x`` is NaN for NaN and infinities)."""
+    return value.__class__ is float and value - value == 0.0
+
+
 def check_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int, not {type(value).__name__}")
@@ -78,10 +83,15 @@ class Watcher:
     _counts_as_active: ClassVar[bool] = True
 
     def __init__(self, callback: Callable[..., object] | None, priority: int, data: object) -> None:
-        check_callback(callback, optional=self._callback_optional())
+        # The checks' usual outcome is tested inline, the full checks run
+        # only to raise (timer churn benchmark: construction dominated it).
+        if not callable(callback):
+            check_callback(callback, optional=self._callback_optional())
+        if priority.__class__ is not int or not MINPRI <= priority <= MAXPRI:
+            priority = check_priority(priority)
         self._loop: Loop | None = None
         self._callback: Any = callback
-        self._pidx = check_priority(priority) - MINPRI
+        self._pidx = priority - MINPRI
         self._active = False
         self._revents: int | None = None
         self._keepalive = True

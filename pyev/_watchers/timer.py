@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Self
 
-from .base import Watcher, _default_loop, check_time
+from .base import Watcher, _default_loop, check_time, is_finite_float
 
 if TYPE_CHECKING:
     from .._loop import Loop
@@ -33,8 +33,9 @@ class Timer(Watcher):
         priority: int = 0,
         data: object = None,
     ) -> None:
-        self._after = check_time("after", after)
-        self._repeat = check_time("repeat", repeat, minimum=0.0)
+        # Inline fast path for the usual float arguments (timer churn benchmark).
+        self._after = after if is_finite_float(after) else check_time("after", after)
+        self._repeat = repeat if is_finite_float(repeat) and repeat >= 0.0 else check_time("repeat", repeat, minimum=0.0)
         self._entry: Any = None
         super().__init__(callback, priority, data)
 
