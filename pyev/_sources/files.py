@@ -85,6 +85,10 @@ def _parent(path: str | bytes) -> str | bytes:
     return "." if isinstance(path, str) else b"."
 
 
+def _identity(st: os.stat_result | None) -> tuple[int, int] | None:
+    return None if st is None else (st.st_dev, st.st_ino)
+
+
 def _is_local(path: str | bytes) -> bool:
     try:
         return _linux.statfs_type(os.fsencode(path)) in LOCAL_FILESYSTEMS
@@ -229,10 +233,12 @@ class FileSource:
                 self.check(w)
 
     def check(self, w: Stat) -> None:
-        """Stat the path; on a real change queue the watcher and re-place it."""
+        """Stat the path; on a real change queue the watcher, and re-place
+        its watches if the path now names another inode (or none): a change
+        of contents keeps them (stat latency benchmark)."""
         if w._refresh():
             self.loop._queue(w, STAT)
-            if self.native:
+            if self.native and _identity(w._prev) != _identity(w._attr):
                 self._place(w)
 
     # -- loop life cycle --
