@@ -102,6 +102,12 @@ class FdTable:
     def reregister_all(self) -> None:
         """After fork: make every slot register afresh at the next flush."""
         for fd, slot in self.slots.items():
+            if slot.kmask and not any(w._events for w in slot.watchers):
+                # Nothing wants it any more: the rebuilt kernel set must not keep it.
+                try:
+                    self.backend.modify(fd, slot.kmask, 0, False)
+                except OSError:
+                    pass
             slot.kmask = 0
             slot.reopened = True
             if not slot.dirty:

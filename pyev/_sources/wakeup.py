@@ -61,7 +61,7 @@ class Wakeup:
         """The eventfd is shared with the parent: make our own, and look at
         every flag once so that nothing sent around the fork is missed."""
         loop = self._loop
-        loop._hooks.pop(self.fd, None)
+        loop._remove_hook(self.fd)
         os.close(self.fd)
         self.fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
         loop._add_hook(self.fd, self._on_ready)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -334,3 +335,42 @@ def test_child_stopping_inherited_watchers_before_rearming_leaves_the_parents_wo
         return [log, signals]
 
     assert in_child(parent) == [[7], [ev.SIGNAL]]
+
+
+def test_run_once_still_blocks_after_fork_when_a_stopped_io_fd_is_ready(loop: ev.Loop) -> None:
+    """An Io stopped before Loop.fork() must leave the rebuilt kernel set:
+    otherwise its ready fd wakes every poll and RUN_ONCE spins."""
+    a, b = socket.socketpair()
+    try:
+        io = ev.Io(a, ev.WRITE, lambda w, revents: None).start(loop)
+        loop.run(ev.RUN_NOWAIT)
+        io.stop()
+        loop.fork()
+        fired: list[int] = []
+        ev.Timer(0.05, lambda w, revents: fired.append(revents)).start(loop)
+        start = time.monotonic()
+        loop.run(ev.RUN_ONCE)
+        while not fired:
+            loop.run(ev.RUN_ONCE)
+        assert loop.iteration <= 4, f"{loop.iteration} polls for one 50 ms timer"
+        assert time.monotonic() - start >= 0.04
+    finally:
+        a.close()
+        b.close()
+
+
+def test_run_once_still_blocks_after_fork_with_an_async_and_a_freed_low_fd(loop: ev.Loop) -> None:
+    """After fork the wake-up eventfd is replaced; the old number must leave
+    the kernel set even when the new one gets a different number."""
+    ev.Async(lambda w, revents: None).start(loop)
+    loop.run(ev.RUN_NOWAIT)
+    spare = os.open("/dev/null", os.O_RDONLY)
+    loop.fork()
+    os.close(spare)  # a lower number is free for the new eventfd
+    loop.run(ev.RUN_NOWAIT)  # rebuild
+    fired: list[int] = []
+    ev.Timer(0.05, lambda w, revents: fired.append(revents)).start(loop)
+    before = loop.iteration
+    while not fired:
+        loop.run(ev.RUN_ONCE)
+    assert loop.iteration - before <= 3, f"{loop.iteration - before} polls for one 50 ms timer"
