@@ -40,6 +40,7 @@ from heapq import heappop
 from typing import TYPE_CHECKING, Any, Final
 
 from . import _backends
+from ._core import LoopBase
 from ._constants import (
     ASYNC,
     BREAK_ALL,
@@ -75,7 +76,6 @@ MAX_BLOCKTIME: Final = 59.743
 MIN_TIMEJUMP: Final = 1.0
 # How often (seconds of monotonic time) the wall clock is read again.
 WALL_RECHECK: Final = 0.5
-_LEVELS_DESC: Final = tuple(range(NUMPRI - 1, -1, -1))
 
 _monotonic = _time.monotonic
 _walltime = _time.time
@@ -96,7 +96,7 @@ def _check_interval(name: str, value: object) -> float:
     return value
 
 
-class Loop:
+class Loop(LoopBase):
     """An event loop (libev's ``ev_loop``).
 
     ``backend`` picks the kernel interface (an :class:`Backend` member, or
@@ -106,46 +106,19 @@ class Loop:
     A loop is also a context manager that closes it on exit.
     """
 
+    # Fields the iteration reads live in the C base, LoopBase (pyev/_core.c).
     __slots__ = (
         "data",
-        "_backend",
         "_fdtable",
-        "_hooks",
-        "_pending",
-        "_pending_desc",
-        "_timers",
-        "_periodics",
-        "_idles",
-        "_idle_count",
-        "_prepares",
-        "_checks",
-        "_forks",
         "_cleanups",
         "_asyncs",
-        "_activecnt",
         "_refs",
         "_depth",
-        "_iteration",
-        "_break",
-        "_mn_now",
-        "_rt_now",
-        "_rt_offset",
-        "_rt_checked",
-        "_last_poll",
         "_suspended_at",
-        "_io_collect",
-        "_timeout_collect",
-        "_closed",
         "_is_default",
-        "_forkcheck",
-        "_pid",
-        "_postfork",
-        "_fork_unseen",
         "_use_signalfd",
         "_use_inotify",
-        "_wakeup",
         "_sources",
-        "_poll_mask",
         "_read_while_masked",
         "__weakref__",
     )
@@ -169,9 +142,10 @@ class Loop:
         self._closed = True  # until the backend exists, so __del__ is safe
         self._backend = _backends.create(backend)
         self._fdtable = FdTable(self._backend)
+        self._fd_slots = self._fdtable.slots
+        self._fd_changes = self._fdtable.changes
         self._hooks: dict[int, Hook] = {}
         self._pending: list[list[Watcher]] = [[] for _ in range(NUMPRI)]
-        self._pending_desc = self._pending[::-1]
         self._timers = TimerHeap()
         self._periodics = TimerHeap()
         self._idles: list[list[Watcher]] = [[] for _ in range(NUMPRI)]
@@ -267,15 +241,6 @@ class Loop:
         """Refresh the cached time (``now()``) from the clocks."""
         self._read_wall_clock(_monotonic())
 
-    def _update_time(self) -> None:
-        # Like libev, the wall clock is read only every WALL_RECHECK seconds
-        # of monotonic time and interpolated in between (idle benchmark).
-        mn = self._mn_now = _monotonic()
-        if mn - self._rt_checked < WALL_RECHECK:
-            self._rt_now = mn + self._rt_offset
-        else:
-            self._read_wall_clock(mn)
-
     def _read_wall_clock(self, mn: float) -> None:
         self._mn_now = mn
         rt = self._rt_now = _walltime()
@@ -326,33 +291,12 @@ class Loop:
 
     # -- the pending queue -----------------------------------------------
 
-    def _queue(self, w: Watcher, revents: int) -> None:
-        if w._revents is None:
-            w._revents = revents
-            self._pending[w._pidx].append(w)
-        else:
-            w._revents |= revents
-
     def _unpend(self, w: Watcher) -> int:
         revents = w._revents
         assert revents is not None
         self._pending[w._pidx].remove(w)
         w._revents = None
         return revents
-
-    def invoke_pending(self) -> None:
-        """Invoke every pending watcher now, highest priority first."""
-        levels = self._pending_desc
-        while True:
-            for queue in levels:
-                if queue:
-                    break
-            else:
-                return
-            w = queue.pop()
-            revents = w._revents
-            w._revents = None
-            w._callback(w, revents)
 
     # -- run -------------------------------------------------------------
 
@@ -375,92 +319,12 @@ class Loop:
         self._depth += 1
         self._break = BREAK_CANCEL
         try:
-            self.invoke_pending()
-            while True:
-                self._iterate(flags)
-                if self._break or not self._activecnt or flags or self._closed:
-                    break
+            self._run_iterations(flags)  # in C: pending callbacks, then iterations
         finally:
             if self._break == BREAK_ONE:
                 self._break = BREAK_CANCEL
             self._depth -= 1
         return self._activecnt > 0
-
-    def _iterate(self, flags: int) -> None:
-        """One iteration, in libev's order (LIBEV_SEMANTICS 1.17). The common
-        path is inlined and the rare phases are methods behind cheap tests
-        (idle and ping-pong benchmarks: every Python call here costs)."""
-        # 1-2. fork: noticed by forkcheck, Loop.fork() or the at-fork hook
-        if self._forkcheck and os.getpid() != self._pid:
-            self.fork()
-        if self._fork_unseen:
-            self._fork_unseen = False  # once per fork, even if a callback raises
-            if self._forks:
-                self._queue_all(self._forks, FORK)
-                self.invoke_pending()
-        # 3. prepare
-        if self._prepares:
-            self._queue_all(self._prepares, PREPARE)
-            self.invoke_pending()
-        # 4. a break (or close) from the callbacks so far: leave without polling
-        if self._break or self._closed:
-            return
-        # 5-6. kernel state: rebuild after fork, then pending fd changes
-        if self._postfork:
-            self._rebuild_after_fork()
-        if self._fdtable.changes:
-            self._flush_fd_changes()
-        # 7-8. time (_update_time, inlined: idle benchmark), and how long
-        # the poll may block
-        mn = self._mn_now = _monotonic()
-        if mn - self._rt_checked < WALL_RECHECK:
-            self._rt_now = mn + self._rt_offset
-        else:
-            self._read_wall_clock(mn)
-        if flags & RUN_NOWAIT or self._idle_count or not self._activecnt:
-            timeout = 0.0
-        else:
-            timeout = self._poll_timeout()
-        # 9-11. poll; hooks run at once, user watchers are queued
-        self._iteration += 1
-        if self._poll_mask:
-            ready = self._poll_masked(timeout)
-        else:
-            ready = self._backend.poll(timeout)
-        # _update_time, inlined (idle benchmark)
-        mn = self._last_poll = self._mn_now = _monotonic()
-        if mn - self._rt_checked < WALL_RECHECK:
-            self._rt_now = mn + self._rt_offset
-        else:
-            self._read_wall_clock(mn)
-        if ready:
-            self._dispatch(ready)
-        elif self._wakeup is not None and self._wakeup.armed:
-            # Woken by EINTR: a Python signal handler ran meanwhile and left
-            # its mark; take it in this iteration, not the next.
-            self._wakeup.run_listeners()
-        # 13-16. expired timers and periodics, idle, check
-        heap = self._timers.heap
-        if heap and heap[0][0] < self._mn_now:
-            self._queue_expired_timers()
-        heap = self._periodics.heap
-        if heap and heap[0][0] < self._rt_now:
-            self._queue_expired_periodics()
-        if self._idle_count:
-            self._queue_idles()
-        if self._checks:
-            self._queue_all(self._checks, CHECK)
-        # 17. invoke, highest priority first
-        self.invoke_pending()
-
-    def _queue_all(self, watchers: list[Any], revents: int) -> None:
-        pending = self._pending
-        for w in watchers:  # _queue, inlined (idle benchmark)
-            if w._revents is None:
-                w._revents = revents
-                pending[w._pidx].append(w)
-            else:
-                w._revents |= revents
 
     def _flush_fd_changes(self) -> None:
         for fd in self._fdtable.flush():
@@ -515,57 +379,6 @@ class Loop:
         finally:
             _signal.pthread_sigmask(_signal.SIG_SETMASK, unmasked)
 
-    def _dispatch(self, ready: list[int]) -> None:
-        slots = self._fdtable.slots
-        pending = self._pending
-        for i in range(0, len(ready), 2):
-            fd = ready[i]
-            got = ready[i + 1]
-            slot = slots.get(fd)
-            if slot is None:
-                hook = self._hooks.get(fd)
-                if hook is not None:
-                    hook()
-                continue
-            if got & ERROR:
-                self._kill_fd(fd)
-                continue
-            for w in slot.watchers:
-                revents = w._events & got
-                if revents:
-                    if w._revents is None:
-                        w._revents = revents
-                        pending[w._pidx].append(w)
-                    else:
-                        w._revents |= revents
-
-    def _queue_expired_timers(self) -> None:
-        heap = self._timers.heap
-        now = self._mn_now
-        if not heap or heap[0][0] >= now:
-            return
-        timers = self._timers
-        expired = []
-        while heap and heap[0][0] < now:
-            entry = heappop(heap)
-            w = entry[2]
-            if w._entry is not entry:
-                timers.dead -= 1
-                continue
-            repeat = w._repeat
-            if repeat:
-                deadline = entry[0] + repeat
-                w._entry = timers.push(deadline if deadline > now else now, w)
-            else:
-                w._entry = None
-                w._active = False
-                if w._keepalive:
-                    self._activecnt -= 1
-            expired.append(w)
-        # Earliest deadline first: queue in reverse, invocation pops from the end.
-        expired.reverse()
-        self._queue_all(expired, TIMER)
-
     def _queue_expired_periodics(self) -> None:
         heap = self._periodics.heap
         now = self._rt_now
@@ -593,18 +406,6 @@ class Loop:
         self._queue_all(expired, PERIODIC)
         if failure is not None:
             raise failure
-
-    def _queue_idles(self) -> None:
-        # Lock-out: idle watchers of priority P run only when nothing is
-        # pending at priority >= P; one level per iteration, highest first.
-        pending = self._pending
-        idles = self._idles
-        for level in _LEVELS_DESC:
-            if pending[level]:
-                return
-            if idles[level]:
-                self._queue_all(idles[level], IDLE)
-                return
 
     # -- control ---------------------------------------------------------
 

@@ -4,8 +4,9 @@ Entries are ``(deadline, sequence, watcher)`` tuples kept in a plain list
 ordered by ``heapq`` (in C). Stopping a watcher does not search the heap: the
 watcher forgets its entry (``watcher._entry = None``) and the entry becomes
 *dead*; dead entries are skipped when they reach the top and swept out when
-they make up over half the heap, so start and stop stay O(log n) amortised
-with no Python-level sift (timer churn benchmark).
+they make up over half the heap (and number over 64), so start and stop
+stay O(log n) amortised with no Python-level sift (timer churn benchmark).
+The hot operations are in C (``HeapBase`` in pyev/_core.c).
 
 Invariants (checked by ``Loop.verify``):
   H1. ``heap`` satisfies the heap property.
@@ -18,48 +19,22 @@ Invariants (checked by ``Loop.verify``):
 from __future__ import annotations
 
 import heapq
-from typing import Any, Final
+from typing import Any
 
-_SWEEP_MIN: Final = 64  # below this many dead entries sweeping is not worth it
-_heappush = heapq.heappush
+from ._core import HeapBase
 
 Entry = tuple[float, int, Any]
 
 
-class TimerHeap:
-    __slots__ = ("heap", "dead", "_seq")
-
-    def __init__(self) -> None:
-        self.heap: list[Entry] = []
-        self.dead = 0
-        self._seq = 0
-
-    def push(self, deadline: float, watcher: Any) -> Entry:
-        seq = self._seq = self._seq + 1
-        entry = (deadline, seq, watcher)
-        _heappush(self.heap, entry)
-        return entry
-
-    def forget(self) -> None:
-        """Account for one entry whose watcher has just dropped it."""
-        dead = self.dead = self.dead + 1
-        if dead > _SWEEP_MIN and 2 * dead > len(self.heap):
-            self._sweep()
+class TimerHeap(HeapBase):
+    # heap, dead and _seq, and the hot push / forget / next_deadline, are
+    # in the C base (pyev/_core.c); the rest stays here.
+    __slots__ = ()
 
     def _sweep(self) -> None:
         self.heap = [e for e in self.heap if e[2]._entry is e]
         heapq.heapify(self.heap)
         self.dead = 0
-
-    def next_deadline(self) -> float | None:
-        heap = self.heap
-        while heap:
-            top = heap[0]
-            if top[2]._entry is top:
-                return float(top[0])
-            heapq.heappop(heap)
-            self.dead -= 1
-        return None
 
     def live(self) -> list[Any]:
         """The watchers with a live entry, in no particular order."""

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from .._constants import MAXPRI, MINPRI, Error
+from .._core import WatcherBase
 
 if TYPE_CHECKING:
     from .._loop import Loop
@@ -69,7 +70,7 @@ def _default_loop() -> Loop:
     return default_loop()
 
 
-class Watcher:
+class Watcher(WatcherBase):
     """Base class of every watcher type.
 
     ``callback`` is called as ``callback(watcher, revents)``. ``priority``
@@ -77,7 +78,9 @@ class Watcher:
     free for the user.
     """
 
-    __slots__ = ("_loop", "_callback", "_pidx", "_active", "_revents", "_keepalive", "data")
+    # The shared slots live in the C base (pyev/_core.c), where the hot
+    # path reads them directly.
+    __slots__ = ()
 
     # False for watchers that never keep run() alive (Cleanup).
     _counts_as_active: ClassVar[bool] = True

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._constants import READ, WRITE
+from .._core import IoBase
 from .base import Watcher, check_int
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ def check_events(events: object) -> int:
     return events
 
 
-class Io(Watcher):
+class Io(IoBase, Watcher):
     """Calls back when ``fd`` is readable (``READ``) and/or writable (``WRITE``).
 
     Level-triggered: the callback runs in every iteration while the
@@ -45,7 +46,7 @@ class Io(Watcher):
     in the next iteration and stops the watcher.
     """
 
-    __slots__ = ("_fd", "_events")
+    __slots__ = ()  # _fd, _events: in the C base
 
     def __init__(
         self,

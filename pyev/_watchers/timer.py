@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Self
 
+from .._core import TimerBase
 from .base import Watcher, _default_loop, check_time, is_finite_float
 
 if TYPE_CHECKING:
     from .._loop import Loop
 
 
-class Timer(Watcher):
+class Timer(TimerBase, Watcher):
     """Calls back ``after`` seconds from the loop's ``now()``, then every
     ``repeat`` seconds if ``repeat`` > 0.
 
@@ -22,7 +23,7 @@ class Timer(Watcher):
     ``now()``, also after ``stop()`` (libev resumes the remainder instead).
     """
 
-    __slots__ = ("_after", "_repeat", "_entry")
+    __slots__ = ()  # _after, _repeat, _entry: in the C base
 
     def __init__(
         self,

@@ -1,0 +1,1184 @@
+/* pyev._core: the loop's hot path in C.
+ *
+ * Python owns the design; this file owns the speed. It defines the base
+ * types whose fields the Python classes (Watcher, Timer, Io, TimerHeap,
+ * Loop) share *by name*, so Python code keeps reading and writing
+ * `w._revents`, `loop._activecnt`, ... while C reads the struct directly,
+ * and it runs the common phases of one iteration. Every rare phase (fork,
+ * fd-change flushes, periodics, masked polls, clock jumps) stays a Python
+ * method that this file calls. The phase order and the invariants are
+ * stated in _loop.py (L1-L4), _timerheap.py (H1-H4) and _fdtable.py
+ * (F1-F4); this file keeps them.
+ *
+ * Conventions: "pending" means `revents` is an int (not None); a watcher is
+ * then listed once in `loop._pending[pidx]`. Any call into Python may
+ * change any state, so nothing read before such a call is trusted after it.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NUMPRI 5
+#define EV_READ 0x01L
+#define EV_WRITE 0x02L
+#define EV_TIMER 0x100L
+#define EV_IDLE 0x2000L
+#define EV_PREPARE 0x4000L
+#define EV_CHECK 0x8000L
+#define EV_FORK 0x20000L
+#define EV_ERROR 0x80000000L
+#define RUN_NOWAIT 1
+#define MAX_BLOCKTIME 59.743 /* keep equal to _loop.MAX_BLOCKTIME */
+#define WALL_RECHECK 0.5     /* keep equal to _loop.WALL_RECHECK */
+
+/* -- interned names and cached objects ------------------------------------ */
+
+static PyObject *str_fork, *str_rebuild_after_fork, *str_flush_fd_changes,
+    *str_read_wall_clock, *str_poll_masked, *str_poll, *str_kill_fd,
+    *str_watchers, *str_armed, *str_run_listeners, *str_queue_expired_periodics,
+    *str_poll_timeout, *str_entry, *str_sweep;
+static PyObject *heappush_fn, *heappop_fn;
+/* revents objects for the phases, built once (idle benchmark: no int
+   allocation per queued watcher). */
+static PyObject *obj_timer, *obj_idle, *obj_prepare, *obj_check, *obj_fork;
+
+static double
+monotonic_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* -- Watcher -------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *loop;     /* _loop: the loop last started on or fed to */
+    PyObject *callback; /* _callback */
+    PyObject *revents;  /* _revents: None unless pending */
+    PyObject *data;
+    int pidx;           /* _pidx: priority - MINPRI */
+    char active;        /* _active */
+    char keepalive;     /* _keepalive */
+} WatcherObject;
+
+static PyObject *
+watcher_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    WatcherObject *self = (WatcherObject *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->loop = Py_NewRef(Py_None);
+    self->callback = Py_NewRef(Py_None);
+    self->revents = Py_NewRef(Py_None);
+    self->data = Py_NewRef(Py_None);
+    self->keepalive = 1;
+    return (PyObject *)self;
+}
+
+static int
+watcher_traverse(WatcherObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->loop);
+    Py_VISIT(self->callback);
+    Py_VISIT(self->revents);
+    Py_VISIT(self->data);
+    return 0;
+}
+
+static int
+watcher_clear(WatcherObject *self)
+{
+    Py_CLEAR(self->loop);
+    Py_CLEAR(self->callback);
+    Py_CLEAR(self->revents);
+    Py_CLEAR(self->data);
+    return 0;
+}
+
+static void
+watcher_dealloc(WatcherObject *self)
+{
+    PyObject_GC_UnTrack(self);
+    watcher_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMemberDef watcher_members[] = {
+    {"_loop", T_OBJECT, offsetof(WatcherObject, loop), 0, NULL},
+    {"_callback", T_OBJECT, offsetof(WatcherObject, callback), 0, NULL},
+    {"_revents", T_OBJECT, offsetof(WatcherObject, revents), 0, NULL},
+    {"data", T_OBJECT, offsetof(WatcherObject, data), 0, "Free for the user."},
+    {"_pidx", T_INT, offsetof(WatcherObject, pidx), 0, NULL},
+    {"_active", T_BOOL, offsetof(WatcherObject, active), 0, NULL},
+    {"_keepalive", T_BOOL, offsetof(WatcherObject, keepalive), 0, NULL},
+    {NULL},
+};
+
+static PyTypeObject WatcherBase_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "pyev._core.WatcherBase",
+    .tp_basicsize = sizeof(WatcherObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "The fields every watcher shares with the C hot path.",
+    .tp_new = watcher_new,
+    .tp_traverse = (traverseproc)watcher_traverse,
+    .tp_clear = (inquiry)watcher_clear,
+    .tp_dealloc = (destructor)watcher_dealloc,
+    .tp_members = watcher_members,
+};
+
+#define IS_PENDING(w) ((w)->revents != Py_None && (w)->revents != NULL)
+
+/* -- Timer and Io fields -------------------------------------------------- */
+
+typedef struct {
+    WatcherObject base;
+    double after;    /* _after */
+    double repeat;   /* _repeat */
+    PyObject *entry; /* _entry: its live heap entry, None when not armed */
+} TimerObject;
+
+static PyObject *
+timer_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    TimerObject *self = (TimerObject *)watcher_new(type, args, kwds);
+    if (self != NULL)
+        self->entry = Py_NewRef(Py_None);
+    return (PyObject *)self;
+}
+
+static int
+timer_traverse(TimerObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->entry);
+    return watcher_traverse(&self->base, visit, arg);
+}
+
+static int
+timer_clear(TimerObject *self)
+{
+    Py_CLEAR(self->entry);
+    return watcher_clear(&self->base);
+}
+
+static void
+timer_dealloc(TimerObject *self)
+{
+    PyObject_GC_UnTrack(self);
+    timer_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMemberDef timer_members[] = {
+    {"_after", T_DOUBLE, offsetof(TimerObject, after), 0, NULL},
+    {"_repeat", T_DOUBLE, offsetof(TimerObject, repeat), 0, NULL},
+    {"_entry", T_OBJECT, offsetof(TimerObject, entry), 0, NULL},
+    {NULL},
+};
+
+static PyTypeObject TimerBase_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "pyev._core.TimerBase",
+    .tp_basicsize = sizeof(TimerObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "The fields of a Timer the C hot path reads.",
+    .tp_new = timer_new,
+    .tp_traverse = (traverseproc)timer_traverse,
+    .tp_clear = (inquiry)timer_clear,
+    .tp_dealloc = (destructor)timer_dealloc,
+    .tp_members = timer_members,
+};
+
+typedef struct {
+    WatcherObject base;
+    int fd;     /* _fd */
+    int events; /* _events: READ | WRITE bits */
+} IoObject;
+
+static PyMemberDef io_members[] = {
+    {"_fd", T_INT, offsetof(IoObject, fd), 0, NULL},
+    {"_events", T_INT, offsetof(IoObject, events), 0, NULL},
+    {NULL},
+};
+
+static PyTypeObject IoBase_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "pyev._core.IoBase",
+    .tp_basicsize = sizeof(IoObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "The fields of an Io watcher the C hot path reads.",
+    .tp_new = watcher_new,
+    .tp_traverse = (traverseproc)watcher_traverse,
+    .tp_clear = (inquiry)watcher_clear,
+    .tp_dealloc = (destructor)watcher_dealloc,
+    .tp_members = io_members,
+};
+
+/* -- the timer heap ------------------------------------------------------- */
+
+/* Entries are (deadline, sequence, watcher) tuples ordered by heapq; see
+   _timerheap.py for the lazy deletion and H1-H4. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *heap;  /* list */
+    Py_ssize_t dead; /* entries whose watcher no longer points at them */
+    long long seq;   /* _seq: last sequence number handed out */
+} HeapObject;
+
+static PyObject *
+heapbase_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    HeapObject *self = (HeapObject *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->heap = PyList_New(0);
+    if (self->heap == NULL) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return (PyObject *)self;
+}
+
+static int
+heapbase_traverse(HeapObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->heap);
+    return 0;
+}
+
+static int
+heapbase_clear(HeapObject *self)
+{
+    Py_CLEAR(self->heap);
+    return 0;
+}
+
+static void
+heapbase_dealloc(HeapObject *self)
+{
+    PyObject_GC_UnTrack(self);
+    heapbase_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* New reference to a fresh entry for w at deadline, pushed on the heap. */
+static PyObject *
+heap_push(HeapObject *h, double deadline, PyObject *w)
+{
+    if (!PyList_Check(h->heap)) {
+        PyErr_SetString(PyExc_TypeError, "TimerHeap.heap must be a list");
+        return NULL;
+    }
+    PyObject *entry = PyTuple_New(3);
+    if (entry == NULL)
+        return NULL;
+    PyObject *d = PyFloat_FromDouble(deadline);
+    PyObject *s = PyLong_FromLongLong(++h->seq);
+    if (d == NULL || s == NULL) {
+        Py_XDECREF(d);
+        Py_XDECREF(s);
+        Py_DECREF(entry);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(entry, 0, d);
+    PyTuple_SET_ITEM(entry, 1, s);
+    PyTuple_SET_ITEM(entry, 2, Py_NewRef(w));
+    PyObject *args[2] = {h->heap, entry};
+    PyObject *r = PyObject_Vectorcall(heappush_fn, args, 2, NULL);
+    if (r == NULL) {
+        Py_DECREF(entry);
+        return NULL;
+    }
+    Py_DECREF(r);
+    return entry;
+}
+
+static PyObject *
+heapbase_push(HeapObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "push(deadline, watcher)");
+        return NULL;
+    }
+    double deadline = PyFloat_AsDouble(args[0]);
+    if (deadline == -1.0 && PyErr_Occurred())
+        return NULL;
+    return heap_push(self, deadline, args[1]);
+}
+
+/* One more dead entry; sweep (in Python) once they are over half. */
+static int
+heap_forget(HeapObject *h)
+{
+    h->dead++;
+    if (h->dead > 64 && PyList_Check(h->heap) && 2 * h->dead > PyList_GET_SIZE(h->heap)) {
+        PyObject *r = PyObject_CallMethodNoArgs((PyObject *)h, str_sweep);
+        if (r == NULL)
+            return -1;
+        Py_DECREF(r);
+    }
+    return 0;
+}
+
+static PyObject *
+heapbase_forget(HeapObject *self, PyObject *unused)
+{
+    if (heap_forget(self) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* The watcher's live entry: direct for timers, by attribute otherwise. */
+static PyObject *
+entry_of(PyObject *w)
+{
+    if (PyObject_TypeCheck(w, &TimerBase_Type))
+        return Py_NewRef(((TimerObject *)w)->entry);
+    return PyObject_GetAttr(w, str_entry);
+}
+
+/* Drop dead entries off the top; 1 and *deadline set if a live one is
+   left, 0 if the heap is empty, -1 on error. */
+static int
+heap_next_deadline(HeapObject *h, double *deadline)
+{
+    PyObject *heap = h->heap;
+    if (!PyList_Check(heap)) {
+        PyErr_SetString(PyExc_TypeError, "TimerHeap.heap must be a list");
+        return -1;
+    }
+    while (PyList_GET_SIZE(heap)) {
+        PyObject *top = PyList_GET_ITEM(heap, 0);
+        PyObject *live = entry_of(PyTuple_GET_ITEM(top, 2));
+        if (live == NULL)
+            return -1;
+        Py_DECREF(live);
+        if (live == top) {
+            *deadline = PyFloat_AsDouble(PyTuple_GET_ITEM(top, 0));
+            return (*deadline == -1.0 && PyErr_Occurred()) ? -1 : 1;
+        }
+        PyObject *r = PyObject_Vectorcall(heappop_fn, &heap, 1, NULL);
+        if (r == NULL)
+            return -1;
+        Py_DECREF(r);
+        h->dead--;
+    }
+    return 0;
+}
+
+static PyObject *
+heapbase_next_deadline(HeapObject *self, PyObject *unused)
+{
+    double deadline;
+    int found = heap_next_deadline(self, &deadline);
+    if (found < 0)
+        return NULL;
+    if (!found)
+        Py_RETURN_NONE;
+    return PyFloat_FromDouble(deadline);
+}
+
+static PyMethodDef heapbase_methods[] = {
+    {"push", (PyCFunction)(void (*)(void))heapbase_push, METH_FASTCALL,
+     "push(deadline, watcher) -> entry: a new live entry for watcher."},
+    {"forget", (PyCFunction)heapbase_forget, METH_NOARGS,
+     "Account for one entry whose watcher has just dropped it."},
+    {"next_deadline", (PyCFunction)heapbase_next_deadline, METH_NOARGS,
+     "The earliest live deadline, or None."},
+    {NULL},
+};
+
+static PyMemberDef heapbase_members[] = {
+    {"heap", T_OBJECT, offsetof(HeapObject, heap), 0, NULL},
+    {"dead", T_PYSSIZET, offsetof(HeapObject, dead), 0, NULL},
+    {"_seq", T_LONGLONG, offsetof(HeapObject, seq), 0, NULL},
+    {NULL},
+};
+
+static PyTypeObject HeapBase_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "pyev._core.HeapBase",
+    .tp_basicsize = sizeof(HeapObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "The timer heap's fields and its hot operations.",
+    .tp_new = heapbase_new,
+    .tp_traverse = (traverseproc)heapbase_traverse,
+    .tp_clear = (inquiry)heapbase_clear,
+    .tp_dealloc = (destructor)heapbase_dealloc,
+    .tp_members = heapbase_members,
+    .tp_methods = heapbase_methods,
+};
+
+/* -- Loop ----------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *pending;    /* _pending: NUMPRI lists, one per priority */
+    PyObject *idles;      /* _idles: NUMPRI lists */
+    PyObject *prepares;   /* _prepares */
+    PyObject *checks;     /* _checks */
+    PyObject *forks;      /* _forks */
+    PyObject *timers;     /* _timers: a HeapBase */
+    PyObject *periodics;  /* _periodics: a HeapBase */
+    PyObject *fd_slots;   /* _fd_slots: the fd table's slots dict */
+    PyObject *fd_changes; /* _fd_changes: the fd table's change list */
+    PyObject *hooks;      /* _hooks: fd -> callable */
+    PyObject *backend;    /* _backend */
+    PyObject *wakeup;     /* _wakeup */
+    PyObject *poll_mask;  /* _poll_mask */
+    Py_ssize_t activecnt; /* _activecnt (L1) */
+    Py_ssize_t idle_count;
+    long long iteration;
+    double mn_now, rt_now, rt_offset, rt_checked, last_poll;
+    double io_collect, timeout_collect;
+    long pid;
+    int brk;              /* _break */
+    char closed, forkcheck, fork_unseen, postfork;
+} LoopObject;
+
+static PyObject *
+loopbase_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    LoopObject *self = (LoopObject *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    PyObject **objs[] = {&self->pending, &self->idles, &self->prepares, &self->checks,
+                         &self->forks, &self->timers, &self->periodics, &self->fd_slots,
+                         &self->fd_changes, &self->hooks, &self->backend, &self->wakeup,
+                         &self->poll_mask};
+    for (size_t i = 0; i < sizeof(objs) / sizeof(objs[0]); i++)
+        *objs[i] = Py_NewRef(Py_None);
+    self->closed = 1;
+    return (PyObject *)self;
+}
+
+#define LOOP_OBJECTS(X)                                                                    \
+    X(pending) X(idles) X(prepares) X(checks) X(forks) X(timers) X(periodics) X(fd_slots) \
+    X(fd_changes) X(hooks) X(backend) X(wakeup) X(poll_mask)
+
+static int
+loopbase_traverse(LoopObject *self, visitproc visit, void *arg)
+{
+#define VISIT(f) Py_VISIT(self->f);
+    LOOP_OBJECTS(VISIT)
+#undef VISIT
+    return 0;
+}
+
+static int
+loopbase_clear(LoopObject *self)
+{
+#define CLEAR(f) Py_CLEAR(self->f);
+    LOOP_OBJECTS(CLEAR)
+#undef CLEAR
+    return 0;
+}
+
+static void
+loopbase_dealloc(LoopObject *self)
+{
+    /* A Python subclass's dealloc has run its finalizer and cleared its
+       weak references and slots before it gets here. */
+    PyObject_GC_UnTrack(self);
+    loopbase_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* The pending list of priority index pidx, checked (borrowed). */
+static PyObject *
+pending_level(LoopObject *L, int pidx)
+{
+    if (!PyList_Check(L->pending) || PyList_GET_SIZE(L->pending) != NUMPRI) {
+        PyErr_SetString(PyExc_SystemError, "Loop._pending is not a list of NUMPRI lists");
+        return NULL;
+    }
+    if (pidx < 0 || pidx >= NUMPRI) {
+        PyErr_Format(PyExc_SystemError, "watcher priority index %d out of range", pidx);
+        return NULL;
+    }
+    PyObject *q = PyList_GET_ITEM(L->pending, pidx);
+    if (!PyList_Check(q)) {
+        PyErr_SetString(PyExc_SystemError, "Loop._pending holds a non-list");
+        return NULL;
+    }
+    return q;
+}
+
+/* Queue w with the event bits `bits` (a new or borrowed int object). */
+static int
+queue_event(LoopObject *L, WatcherObject *w, PyObject *bits)
+{
+    if (!IS_PENDING(w)) {
+        PyObject *q = pending_level(L, w->pidx);
+        if (q == NULL || PyList_Append(q, (PyObject *)w) < 0)
+            return -1;
+        Py_XSETREF(w->revents, Py_NewRef(bits));
+        return 0;
+    }
+    PyObject *merged = PyNumber_Or(w->revents, bits);
+    if (merged == NULL)
+        return -1;
+    Py_SETREF(w->revents, merged);
+    return 0;
+}
+
+static int
+check_watcher(PyObject *w)
+{
+    if (!PyObject_TypeCheck(w, &WatcherBase_Type)) {
+        PyErr_Format(PyExc_TypeError, "expected a watcher, got %.100s", Py_TYPE(w)->tp_name);
+        return -1;
+    }
+    return 0;
+}
+
+/* Queue every watcher of `list` (a snapshot: callbacks do not run here). */
+static int
+queue_all(LoopObject *L, PyObject *list, PyObject *bits)
+{
+    if (!PyList_Check(list)) {
+        PyErr_SetString(PyExc_SystemError, "watcher group is not a list");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); i++) {
+        PyObject *w = PyList_GET_ITEM(list, i);
+        if (check_watcher(w) < 0 || queue_event(L, (WatcherObject *)w, bits) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+loopbase_queue(LoopObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "_queue(watcher, revents)");
+        return NULL;
+    }
+    if (check_watcher(args[0]) < 0)
+        return NULL;
+    if (queue_event(self, (WatcherObject *)args[0], args[1]) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+loopbase_queue_all(LoopObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "_queue_all(watchers, revents)");
+        return NULL;
+    }
+    if (queue_all(self, args[0], args[1]) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* Invoke pending watchers, highest priority first, last queued first. */
+static int
+invoke_pending(LoopObject *L)
+{
+    for (;;) {
+        PyObject *q = NULL;
+        if (pending_level(L, 0) == NULL)
+            return -1;
+        for (int i = NUMPRI - 1; i >= 0; i--) {
+            PyObject *level = PyList_GET_ITEM(L->pending, i);
+            if (PyList_Check(level) && PyList_GET_SIZE(level)) {
+                q = level;
+                break;
+            }
+        }
+        if (q == NULL)
+            return 0;
+        /* list.pop() without the call: the list's reference becomes ours */
+        Py_ssize_t n = PyList_GET_SIZE(q);
+        PyObject *item = PyList_GET_ITEM(q, n - 1);
+        Py_SET_SIZE(q, n - 1);
+        if (check_watcher(item) < 0) {
+            Py_DECREF(item);
+            return -1;
+        }
+        WatcherObject *w = (WatcherObject *)item;
+        PyObject *revents = w->revents;
+        w->revents = Py_NewRef(Py_None);
+        PyObject *callback = Py_NewRef(w->callback);
+        PyObject *args[2] = {item, revents};
+        PyObject *r = PyObject_Vectorcall(callback, args, 2, NULL);
+        Py_DECREF(callback);
+        Py_DECREF(revents);
+        Py_DECREF(item);
+        if (r == NULL)
+            return -1;
+        Py_DECREF(r);
+    }
+}
+
+static PyObject *
+loopbase_invoke_pending(LoopObject *self, PyObject *unused)
+{
+    if (invoke_pending(self) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static int
+call_method0(PyObject *obj, PyObject *name)
+{
+    PyObject *r = PyObject_CallMethodNoArgs(obj, name);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+/* _update_time: the wall clock is read every WALL_RECHECK seconds of
+   monotonic time and interpolated in between (idle benchmark). */
+static int
+update_time(LoopObject *L)
+{
+    double mn = L->mn_now = monotonic_now();
+    if (mn - L->rt_checked < WALL_RECHECK) {
+        L->rt_now = mn + L->rt_offset;
+        return 0;
+    }
+    PyObject *m = PyFloat_FromDouble(mn);
+    if (m == NULL)
+        return -1;
+    PyObject *r = PyObject_CallMethodOneArg((PyObject *)L, str_read_wall_clock, m);
+    Py_DECREF(m);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+static int
+any_pending(LoopObject *L)
+{
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(L->pending); i++) {
+        PyObject *q = PyList_GET_ITEM(L->pending, i);
+        if (PyList_Check(q) && PyList_GET_SIZE(q))
+            return 1;
+    }
+    return 0;
+}
+
+static int
+check_heap(PyObject *h)
+{
+    if (!PyObject_TypeCheck(h, &HeapBase_Type)) {
+        PyErr_SetString(PyExc_SystemError, "loop timer heap is not a HeapBase");
+        return -1;
+    }
+    return 0;
+}
+
+/* How long a blocking poll may wait (_loop.Loop._poll_timeout, whose
+   io_collect nap stays in Python). -1.0 on error. */
+static double
+poll_timeout(LoopObject *L)
+{
+    if (L->io_collect) {
+        PyObject *r = PyObject_CallMethodNoArgs((PyObject *)L, str_poll_timeout);
+        if (r == NULL)
+            return -1.0;
+        double t = PyFloat_AsDouble(r);
+        Py_DECREF(r);
+        return (t == -1.0 && PyErr_Occurred()) ? -1.0 : t;
+    }
+    if (any_pending(L))
+        return 0.0;
+    double timeout = MAX_BLOCKTIME, deadline;
+    if (check_heap(L->timers) < 0 || check_heap(L->periodics) < 0)
+        return -1.0;
+    int found = heap_next_deadline((HeapObject *)L->timers, &deadline);
+    if (found < 0)
+        return -1.0;
+    if (found && deadline - L->mn_now < timeout)
+        timeout = deadline - L->mn_now;
+    found = heap_next_deadline((HeapObject *)L->periodics, &deadline);
+    if (found < 0)
+        return -1.0;
+    if (found && deadline - L->rt_now < timeout)
+        timeout = deadline - L->rt_now;
+    if (timeout < L->timeout_collect)
+        timeout = L->timeout_collect;
+    return timeout > 0 ? timeout : 0.0;
+}
+
+/* The Io watchers of each ready fd get the bits they watch; hooks (the
+   loop's own fds) run at once; an fd reported broken is killed. */
+static int
+dispatch(LoopObject *L, PyObject *ready)
+{
+    for (Py_ssize_t i = 0; i + 1 < PyList_GET_SIZE(ready); i += 2) {
+        PyObject *fd = PyList_GET_ITEM(ready, i);
+        long got = PyLong_AsLong(PyList_GET_ITEM(ready, i + 1));
+        if (got == -1 && PyErr_Occurred())
+            return -1;
+        PyObject *slot = NULL;
+        if (PyDict_Check(L->fd_slots)) {
+            slot = PyDict_GetItemWithError(L->fd_slots, fd);
+            if (slot == NULL && PyErr_Occurred())
+                return -1;
+        }
+        if (slot == NULL) {
+            PyObject *hook = PyDict_Check(L->hooks) ? PyDict_GetItemWithError(L->hooks, fd) : NULL;
+            if (hook == NULL) {
+                if (PyErr_Occurred())
+                    return -1;
+                continue;
+            }
+            Py_INCREF(hook);
+            PyObject *r = PyObject_CallNoArgs(hook);
+            Py_DECREF(hook);
+            if (r == NULL)
+                return -1;
+            Py_DECREF(r);
+            continue;
+        }
+        if (got & EV_ERROR) {
+            PyObject *r = PyObject_CallMethodOneArg((PyObject *)L, str_kill_fd, fd);
+            if (r == NULL)
+                return -1;
+            Py_DECREF(r);
+            continue;
+        }
+        PyObject *watchers = PyObject_GetAttr(slot, str_watchers);
+        if (watchers == NULL)
+            return -1;
+        if (!PyTuple_Check(watchers)) {
+            Py_DECREF(watchers);
+            PyErr_SetString(PyExc_SystemError, "FdSlot.watchers is not a tuple");
+            return -1;
+        }
+        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(watchers); j++) {
+            PyObject *w = PyTuple_GET_ITEM(watchers, j);
+            if (!PyObject_TypeCheck(w, &IoBase_Type)) {
+                Py_DECREF(watchers);
+                PyErr_SetString(PyExc_SystemError, "fd table holds a non-Io watcher");
+                return -1;
+            }
+            long bits = ((IoObject *)w)->events & got;
+            if (bits) {
+                PyObject *b = PyLong_FromLong(bits); /* 1..3: cached small ints */
+                int rc = b == NULL ? -1 : queue_event(L, (WatcherObject *)w, b);
+                Py_XDECREF(b);
+                if (rc < 0) {
+                    Py_DECREF(watchers);
+                    return -1;
+                }
+            }
+        }
+        Py_DECREF(watchers);
+    }
+    return 0;
+}
+
+/* Queue expired timers, earliest deadline first to be invoked; repeating
+   ones are re-armed at deadline + repeat (or now if that is already past). */
+static int
+queue_expired_timers(LoopObject *L)
+{
+    if (check_heap(L->timers) < 0)
+        return -1;
+    HeapObject *h = (HeapObject *)L->timers;
+    double now = L->mn_now;
+    PyObject *expired = PyList_New(0);
+    if (expired == NULL)
+        return -1;
+    for (;;) {
+        PyObject *heap = h->heap;
+        if (!PyList_Check(heap) || !PyList_GET_SIZE(heap))
+            break;
+        double at = PyFloat_AsDouble(PyTuple_GET_ITEM(PyList_GET_ITEM(heap, 0), 0));
+        if (at == -1.0 && PyErr_Occurred())
+            goto fail;
+        if (at >= now)
+            break;
+        PyObject *entry = PyObject_Vectorcall(heappop_fn, &heap, 1, NULL);
+        if (entry == NULL)
+            goto fail;
+        PyObject *wobj = PyTuple_GET_ITEM(entry, 2);
+        if (!PyObject_TypeCheck(wobj, &TimerBase_Type)) {
+            Py_DECREF(entry);
+            PyErr_SetString(PyExc_SystemError, "timer heap holds a non-Timer");
+            goto fail;
+        }
+        TimerObject *w = (TimerObject *)wobj;
+        if (w->entry != entry) {
+            h->dead--;
+            Py_DECREF(entry);
+            continue;
+        }
+        if (w->repeat) {
+            double deadline = at + w->repeat;
+            PyObject *next = heap_push(h, deadline > now ? deadline : now, wobj);
+            if (next == NULL) {
+                Py_DECREF(entry);
+                goto fail;
+            }
+            Py_SETREF(w->entry, next);
+        } else {
+            Py_SETREF(w->entry, Py_NewRef(Py_None));
+            w->base.active = 0;
+            if (w->base.keepalive)
+                L->activecnt--;
+        }
+        int rc = PyList_Append(expired, wobj);
+        Py_DECREF(entry);
+        if (rc < 0)
+            goto fail;
+    }
+    /* invocation pops from the end: queue the earliest last */
+    for (Py_ssize_t i = PyList_GET_SIZE(expired) - 1; i >= 0; i--) {
+        if (queue_event(L, (WatcherObject *)PyList_GET_ITEM(expired, i), obj_timer) < 0)
+            goto fail;
+    }
+    Py_DECREF(expired);
+    return 0;
+fail:
+    Py_DECREF(expired);
+    return -1;
+}
+
+/* Lock-out: idle watchers of priority P are queued only when nothing is
+   pending at priority >= P; one level per iteration, highest first. */
+static int
+queue_idles(LoopObject *L)
+{
+    if (!PyList_Check(L->idles) || PyList_GET_SIZE(L->idles) != NUMPRI) {
+        PyErr_SetString(PyExc_SystemError, "Loop._idles is not a list of NUMPRI lists");
+        return -1;
+    }
+    for (int level = NUMPRI - 1; level >= 0; level--) {
+        PyObject *q = pending_level(L, level);
+        if (q == NULL)
+            return -1;
+        if (PyList_GET_SIZE(q))
+            return 0;
+        PyObject *idles = PyList_GET_ITEM(L->idles, level);
+        if (PyList_Check(idles) && PyList_GET_SIZE(idles))
+            return queue_all(L, idles, obj_idle);
+    }
+    return 0;
+}
+
+static int
+heap_due(PyObject *heapobj, double now)
+{
+    HeapObject *h = (HeapObject *)heapobj;
+    if (!PyList_Check(h->heap) || !PyList_GET_SIZE(h->heap))
+        return 0;
+    double at = PyFloat_AsDouble(PyTuple_GET_ITEM(PyList_GET_ITEM(h->heap, 0), 0));
+    if (at == -1.0 && PyErr_Occurred())
+        return -1;
+    return at < now;
+}
+
+static int
+nonempty_list(PyObject *o)
+{
+    return PyList_Check(o) && PyList_GET_SIZE(o) > 0;
+}
+
+/* One iteration, in libev's order: see _loop.py's docstring. */
+static int
+iterate(LoopObject *L, int flags)
+{
+    /* 1-2. fork */
+    if (L->forkcheck && (long)getpid() != L->pid) {
+        if (call_method0((PyObject *)L, str_fork) < 0)
+            return -1;
+    }
+    if (L->fork_unseen) {
+        L->fork_unseen = 0; /* once per fork, even if a callback raises */
+        if (nonempty_list(L->forks)) {
+            if (queue_all(L, L->forks, obj_fork) < 0 || invoke_pending(L) < 0)
+                return -1;
+        }
+    }
+    /* 3. prepare */
+    if (nonempty_list(L->prepares)) {
+        if (queue_all(L, L->prepares, obj_prepare) < 0 || invoke_pending(L) < 0)
+            return -1;
+    }
+    /* 4. a break (or close) from the callbacks so far: leave without polling */
+    if (L->brk || L->closed)
+        return 0;
+    /* 5-6. kernel state: rebuild after fork, then pending fd changes */
+    if (L->postfork && call_method0((PyObject *)L, str_rebuild_after_fork) < 0)
+        return -1;
+    if (nonempty_list(L->fd_changes) && call_method0((PyObject *)L, str_flush_fd_changes) < 0)
+        return -1;
+    /* 7-8. time, and how long the poll may block */
+    if (update_time(L) < 0)
+        return -1;
+    double timeout = 0.0;
+    if (!(flags & RUN_NOWAIT || L->idle_count || !L->activecnt)) {
+        timeout = poll_timeout(L);
+        if (timeout < 0)
+            return -1;
+    }
+    /* 9-11. poll; hooks run at once, user watchers are queued */
+    L->iteration++;
+    PyObject *t = PyFloat_FromDouble(timeout);
+    if (t == NULL)
+        return -1;
+    PyObject *ready;
+    int masked = PyObject_IsTrue(L->poll_mask);
+    if (masked < 0) {
+        Py_DECREF(t);
+        return -1;
+    }
+    if (masked) {
+        ready = PyObject_CallMethodOneArg((PyObject *)L, str_poll_masked, t);
+    } else {
+        PyObject *poll = PyObject_GetAttr(L->backend, str_poll);
+        ready = poll == NULL ? NULL : PyObject_CallOneArg(poll, t);
+        Py_XDECREF(poll);
+    }
+    Py_DECREF(t);
+    if (ready == NULL)
+        return -1;
+    /* Python signal handlers run here, as they would after the call in
+       Python code: a wake-up they arm is then taken in this iteration. */
+    if (PyErr_CheckSignals() < 0 || update_time(L) < 0) {
+        Py_DECREF(ready);
+        return -1;
+    }
+    L->last_poll = L->mn_now;
+    if (!PyList_Check(ready)) {
+        Py_DECREF(ready);
+        PyErr_SetString(PyExc_SystemError, "backend poll did not return a list");
+        return -1;
+    }
+    if (PyList_GET_SIZE(ready)) {
+        int rc = dispatch(L, ready);
+        Py_DECREF(ready);
+        if (rc < 0)
+            return -1;
+    } else {
+        Py_DECREF(ready);
+        if (L->wakeup != Py_None) {
+            /* Woken by EINTR: a signal handler may have armed the wake-up. */
+            PyObject *armed = PyObject_GetAttr(L->wakeup, str_armed);
+            if (armed == NULL)
+                return -1;
+            int is_armed = PyObject_IsTrue(armed);
+            Py_DECREF(armed);
+            if (is_armed < 0)
+                return -1;
+            if (is_armed) {
+                PyObject *wakeup = Py_NewRef(L->wakeup);
+                int rc = call_method0(wakeup, str_run_listeners);
+                Py_DECREF(wakeup);
+                if (rc < 0)
+                    return -1;
+            }
+        }
+    }
+    /* 13-16. expired timers and periodics, idle, check */
+    if (check_heap(L->timers) < 0 || check_heap(L->periodics) < 0)
+        return -1;
+    int due = heap_due(L->timers, L->mn_now);
+    if (due < 0 || (due && queue_expired_timers(L) < 0))
+        return -1;
+    due = heap_due(L->periodics, L->rt_now);
+    if (due < 0 || (due && call_method0((PyObject *)L, str_queue_expired_periodics) < 0))
+        return -1;
+    if (L->idle_count && queue_idles(L) < 0)
+        return -1;
+    if (nonempty_list(L->checks) && queue_all(L, L->checks, obj_check) < 0)
+        return -1;
+    /* 17. invoke, highest priority first */
+    return invoke_pending(L);
+}
+
+static PyObject *
+loopbase_iterate(LoopObject *self, PyObject *arg)
+{
+    int flags = PyLong_AsLong(arg);
+    if (flags == -1 && PyErr_Occurred())
+        return NULL;
+    if (iterate(self, flags) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* run()'s body: pending callbacks first, then iterate until a break, no
+   active watcher, a single iteration (flags) or a closed loop. */
+static PyObject *
+loopbase_run_iterations(LoopObject *self, PyObject *arg)
+{
+    int flags = PyLong_AsLong(arg);
+    if (flags == -1 && PyErr_Occurred())
+        return NULL;
+    if (invoke_pending(self) < 0)
+        return NULL;
+    for (;;) {
+        if (iterate(self, flags) < 0)
+            return NULL;
+        if (self->brk || !self->activecnt || flags || self->closed)
+            break;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+loopbase_queue_expired_timers(LoopObject *self, PyObject *unused)
+{
+    if (queue_expired_timers(self) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+loopbase_dispatch(LoopObject *self, PyObject *ready)
+{
+    if (!PyList_Check(ready)) {
+        PyErr_SetString(PyExc_TypeError, "_dispatch(ready): ready must be a list");
+        return NULL;
+    }
+    if (dispatch(self, ready) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+loopbase_update_time(LoopObject *self, PyObject *unused)
+{
+    if (update_time(self) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef loopbase_methods[] = {
+    {"invoke_pending", (PyCFunction)loopbase_invoke_pending, METH_NOARGS,
+     "Invoke every pending watcher now, highest priority first."},
+    {"_queue", (PyCFunction)(void (*)(void))loopbase_queue, METH_FASTCALL, NULL},
+    {"_queue_all", (PyCFunction)(void (*)(void))loopbase_queue_all, METH_FASTCALL, NULL},
+    {"_iterate", (PyCFunction)loopbase_iterate, METH_O, NULL},
+    {"_run_iterations", (PyCFunction)loopbase_run_iterations, METH_O, NULL},
+    {"_queue_expired_timers", (PyCFunction)loopbase_queue_expired_timers, METH_NOARGS, NULL},
+    {"_dispatch", (PyCFunction)loopbase_dispatch, METH_O, NULL},
+    {"_update_time", (PyCFunction)loopbase_update_time, METH_NOARGS, NULL},
+    {NULL},
+};
+
+#define OBJ(name, field) {name, T_OBJECT, offsetof(LoopObject, field), 0, NULL}
+static PyMemberDef loopbase_members[] = {
+    OBJ("_pending", pending),
+    OBJ("_idles", idles),
+    OBJ("_prepares", prepares),
+    OBJ("_checks", checks),
+    OBJ("_forks", forks),
+    OBJ("_timers", timers),
+    OBJ("_periodics", periodics),
+    OBJ("_fd_slots", fd_slots),
+    OBJ("_fd_changes", fd_changes),
+    OBJ("_hooks", hooks),
+    OBJ("_backend", backend),
+    OBJ("_wakeup", wakeup),
+    OBJ("_poll_mask", poll_mask),
+    {"_activecnt", T_PYSSIZET, offsetof(LoopObject, activecnt), 0, NULL},
+    {"_idle_count", T_PYSSIZET, offsetof(LoopObject, idle_count), 0, NULL},
+    {"_iteration", T_LONGLONG, offsetof(LoopObject, iteration), 0, NULL},
+    {"_mn_now", T_DOUBLE, offsetof(LoopObject, mn_now), 0, NULL},
+    {"_rt_now", T_DOUBLE, offsetof(LoopObject, rt_now), 0, NULL},
+    {"_rt_offset", T_DOUBLE, offsetof(LoopObject, rt_offset), 0, NULL},
+    {"_rt_checked", T_DOUBLE, offsetof(LoopObject, rt_checked), 0, NULL},
+    {"_last_poll", T_DOUBLE, offsetof(LoopObject, last_poll), 0, NULL},
+    {"_io_collect", T_DOUBLE, offsetof(LoopObject, io_collect), 0, NULL},
+    {"_timeout_collect", T_DOUBLE, offsetof(LoopObject, timeout_collect), 0, NULL},
+    {"_pid", T_LONG, offsetof(LoopObject, pid), 0, NULL},
+    {"_break", T_INT, offsetof(LoopObject, brk), 0, NULL},
+    {"_closed", T_BOOL, offsetof(LoopObject, closed), 0, NULL},
+    {"_forkcheck", T_BOOL, offsetof(LoopObject, forkcheck), 0, NULL},
+    {"_fork_unseen", T_BOOL, offsetof(LoopObject, fork_unseen), 0, NULL},
+    {"_postfork", T_BOOL, offsetof(LoopObject, postfork), 0, NULL},
+    {NULL},
+};
+#undef OBJ
+
+static PyTypeObject LoopBase_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "pyev._core.LoopBase",
+    .tp_basicsize = sizeof(LoopObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "The loop state the C hot path reads, and the iteration itself.",
+    .tp_new = loopbase_new,
+    .tp_traverse = (traverseproc)loopbase_traverse,
+    .tp_clear = (inquiry)loopbase_clear,
+    .tp_dealloc = (destructor)loopbase_dealloc,
+    .tp_members = loopbase_members,
+    .tp_methods = loopbase_methods,
+};
+
+/* -- module --------------------------------------------------------------- */
+
+static struct PyModuleDef core_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "pyev._core",
+    .m_doc = "The loop's hot path in C (see _core.c).",
+    .m_size = -1,
+};
+
+static int
+intern(PyObject **slot, const char *s)
+{
+    *slot = PyUnicode_InternFromString(s);
+    return *slot == NULL ? -1 : 0;
+}
+
+PyMODINIT_FUNC
+PyInit__core(void)
+{
+    if (intern(&str_fork, "fork") < 0 || intern(&str_rebuild_after_fork, "_rebuild_after_fork") < 0 ||
+        intern(&str_flush_fd_changes, "_flush_fd_changes") < 0 ||
+        intern(&str_read_wall_clock, "_read_wall_clock") < 0 ||
+        intern(&str_poll_masked, "_poll_masked") < 0 || intern(&str_poll, "poll") < 0 ||
+        intern(&str_kill_fd, "_kill_fd") < 0 || intern(&str_watchers, "watchers") < 0 ||
+        intern(&str_armed, "armed") < 0 || intern(&str_run_listeners, "run_listeners") < 0 ||
+        intern(&str_queue_expired_periodics, "_queue_expired_periodics") < 0 ||
+        intern(&str_poll_timeout, "_poll_timeout") < 0 || intern(&str_entry, "_entry") < 0 ||
+        intern(&str_sweep, "_sweep") < 0)
+        return NULL;
+    if (!(obj_timer = PyLong_FromLong(EV_TIMER)) || !(obj_idle = PyLong_FromLong(EV_IDLE)) ||
+        !(obj_prepare = PyLong_FromLong(EV_PREPARE)) || !(obj_check = PyLong_FromLong(EV_CHECK)) ||
+        !(obj_fork = PyLong_FromLong(EV_FORK)))
+        return NULL;
+    PyObject *heapq = PyImport_ImportModule("heapq");
+    if (heapq == NULL)
+        return NULL;
+    heappush_fn = PyObject_GetAttrString(heapq, "heappush");
+    heappop_fn = PyObject_GetAttrString(heapq, "heappop");
+    Py_DECREF(heapq);
+    if (heappush_fn == NULL || heappop_fn == NULL)
+        return NULL;
+
+    TimerBase_Type.tp_base = &WatcherBase_Type;
+    IoBase_Type.tp_base = &WatcherBase_Type;
+    PyTypeObject *types[] = {&WatcherBase_Type, &TimerBase_Type, &IoBase_Type, &HeapBase_Type,
+                             &LoopBase_Type};
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        if (PyType_Ready(types[i]) < 0)
+            return NULL;
+    }
+    PyObject *m = PyModule_Create(&core_module);
+    if (m == NULL)
+        return NULL;
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        const char *name = strrchr(types[i]->tp_name, '.') + 1;
+        if (PyModule_AddObjectRef(m, name, (PyObject *)types[i]) < 0) {
+            Py_DECREF(m);
+            return NULL;
+        }
+    }
+    return m;
+}

@@ -1,0 +1,70 @@
+# Types of the C hot path (pyev/_core.c). The Python classes derive from
+# these bases and share their fields by name.
+from typing import Any
+
+from ._backends import BackendImpl
+
+class WatcherBase:
+    _loop: Any
+    _callback: Any
+    _revents: int | None
+    data: object
+    _pidx: int
+    _active: bool
+    _keepalive: bool
+
+class TimerBase(WatcherBase):
+    _after: float
+    _repeat: float
+    _entry: Any
+
+class IoBase(WatcherBase):
+    _fd: int
+    _events: int
+
+class HeapBase:
+    heap: list[tuple[float, int, Any]]
+    dead: int
+    _seq: int
+    def push(self, deadline: float, watcher: Any, /) -> tuple[float, int, Any]: ...
+    def forget(self) -> None: ...
+    def next_deadline(self) -> float | None: ...
+
+class LoopBase:
+    _pending: list[list[Any]]
+    _idles: list[list[Any]]
+    _prepares: list[Any]
+    _checks: list[Any]
+    _forks: list[Any]
+    _timers: Any
+    _periodics: Any
+    _fd_slots: dict[int, Any]
+    _fd_changes: list[int]
+    _hooks: dict[int, Any]
+    _backend: BackendImpl
+    _wakeup: Any
+    _poll_mask: frozenset[int]
+    _activecnt: int
+    _idle_count: int
+    _iteration: int
+    _mn_now: float
+    _rt_now: float
+    _rt_offset: float
+    _rt_checked: float
+    _last_poll: float
+    _io_collect: float
+    _timeout_collect: float
+    _pid: int
+    _break: int
+    _closed: bool
+    _forkcheck: bool
+    _fork_unseen: bool
+    _postfork: bool
+    def invoke_pending(self) -> None: ...
+    def _queue(self, w: Any, revents: int, /) -> None: ...
+    def _queue_all(self, watchers: list[Any], revents: int, /) -> None: ...
+    def _iterate(self, flags: int, /) -> None: ...
+    def _run_iterations(self, flags: int, /) -> None: ...
+    def _queue_expired_timers(self) -> None: ...
+    def _dispatch(self, ready: list[int], /) -> None: ...
+    def _update_time(self) -> None: ...
