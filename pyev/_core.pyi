@@ -1,6 +1,6 @@
 # Types of the C hot path (pyev/_core.c). The Python classes derive from
 # these bases and share their fields by name.
-from typing import Any
+from typing import Any, Self
 
 from ._backends import BackendImpl
 
@@ -16,11 +16,25 @@ class WatcherBase:
 class TimerBase(WatcherBase):
     _after: float
     _repeat: float
-    _entry: Any
+    @property
+    def _at(self) -> float: ...
+    @property
+    def _hindex(self) -> int: ...
+    def start(self, loop: LoopBase | None = None) -> Self: ...
+    def stop(self) -> None: ...
 
 class IoBase(WatcherBase):
     _fd: int
     _events: int
+
+class TimerHeap:
+    def __len__(self) -> int: ...
+    def arm(self, timer: TimerBase, deadline: float, /) -> None: ...
+    def disarm(self, timer: TimerBase, /) -> None: ...
+    def next_deadline(self) -> float | None: ...
+    def live(self) -> list[Any]: ...
+    def shift(self, delta: float, /) -> None: ...
+    def verify(self) -> None: ...
 
 class HeapBase:
     heap: list[tuple[float, int, Any]]
@@ -36,7 +50,7 @@ class LoopBase:
     _prepares: list[Any]
     _checks: list[Any]
     _forks: list[Any]
-    _timers: Any
+    _timers: TimerHeap
     _periodics: Any
     _fd_slots: dict[int, Any]
     _fd_changes: list[int]

@@ -26,7 +26,8 @@ Invariants (checked by ``verify``):
   L3. Every list-kept watcher (idle, prepare, check, fork, cleanup, async)
       is active on this loop and sits at its own ``_index``.
   L4. ``_idle_count`` is the number of active idle watchers.
-  plus the heap (H1-H4) and fd table (F1-F4) invariants.
+  plus the timer heap (T1-T3, pyev/_core.c), periodic heap (H1-H4) and
+  fd table (F1-F4) invariants.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from heapq import heappop
 from typing import TYPE_CHECKING, Any, Final
 
 from . import _backends
-from ._core import LoopBase
+from ._core import LoopBase, TimerHeap
 from ._constants import (
     ASYNC,
     BREAK_ALL,
@@ -61,7 +62,7 @@ from ._constants import (
     Error,
 )
 from ._fdtable import FdTable
-from ._timerheap import TimerHeap
+from ._periodicheap import PeriodicHeap
 
 if TYPE_CHECKING:
     from ._sources.wakeup import Wakeup
@@ -147,7 +148,7 @@ class Loop(LoopBase):
         self._hooks: dict[int, Hook] = {}
         self._pending: list[list[Watcher]] = [[] for _ in range(NUMPRI)]
         self._timers = TimerHeap()
-        self._periodics = TimerHeap()
+        self._periodics = PeriodicHeap()
         self._idles: list[list[Watcher]] = [[] for _ in range(NUMPRI)]
         self._idle_count = 0
         self._prepares: list[Watcher] = []
@@ -263,12 +264,7 @@ class Loop(LoopBase):
             return
         delta = self._mn_now - self._suspended_at
         self._suspended_at = None
-        entries = []
-        for w in self._timers.live():
-            entry = (w._entry[0] + delta, w._entry[1], w)
-            w._entry = entry
-            entries.append(entry)
-        self._timers.rebuild(entries)
+        self._timers.shift(delta)
         self._reschedule_periodics()
 
     def _reschedule_periodics(self) -> None:
@@ -345,7 +341,7 @@ class Loop(LoopBase):
         if any(self._pending):
             return 0.0
         timeout = MAX_BLOCKTIME
-        if self._timers.heap:
+        if self._timers:
             deadline = self._timers.next_deadline()
             if deadline is not None and deadline - self._mn_now < timeout:
                 timeout = deadline - self._mn_now
@@ -613,7 +609,7 @@ class Loop(LoopBase):
                 assert w._loop is self, f"{w!r} is queued on a loop it is not bound to (L2)"
                 assert id(w) not in seen, f"{w!r} is queued twice (L2)"
                 seen.add(id(w))
-        self._timers.verify("timer")
+        self._timers.verify()
         self._periodics.verify("periodic")
         self._fdtable.verify(self)
         idle_count = 0

@@ -1,4 +1,5 @@
-"""The binary heap shared by Timer and Periodic watchers.
+"""The binary heap of Periodic watchers (Timers have their own, in C:
+``TimerHeap`` in pyev/_core.c, which removes a stopped timer at once).
 
 Entries are ``(deadline, sequence, watcher)`` tuples kept in a plain list
 ordered by ``heapq`` (in C). Stopping a watcher does not search the heap: the
@@ -26,7 +27,7 @@ from ._core import HeapBase
 Entry = tuple[float, int, Any]
 
 
-class TimerHeap(HeapBase):
+class PeriodicHeap(HeapBase):
     # heap, dead and _seq, and the hot push / forget / next_deadline, are
     # in the C base (pyev/_core.c); the rest stays here.
     __slots__ = ()
