@@ -38,7 +38,7 @@
 
 static PyObject *str_fork, *str_rebuild_after_fork, *str_flush_fd_changes,
     *str_read_wall_clock, *str_poll_masked, *str_poll, *str_kill_fd,
-    *str_watchers, *str_armed, *str_run_listeners, *str_queue_expired_periodics,
+    *str_watchers, *str_armed, *str_take, *str_queue_expired_periodics,
     *str_poll_timeout, *str_entry, *str_sweep;
 static PyObject *heappush_fn, *heappop_fn;
 /* revents objects for the phases, built once (idle benchmark: no int
@@ -694,6 +694,7 @@ typedef struct {
     long pid;
     int brk;              /* _break */
     char closed, forkcheck, fork_unseen, postfork;
+    char polling;         /* _polling: between the wake-up check and the poll's return */
 } LoopObject;
 
 static PyObject *
@@ -1155,6 +1156,17 @@ heap_due(PyObject *heapobj, double now)
 }
 
 static int
+wakeup_armed(LoopObject *L)
+{
+    PyObject *armed = PyObject_GetAttr(L->wakeup, str_armed);
+    if (armed == NULL)
+        return -1;
+    int is_armed = PyObject_IsTrue(armed);
+    Py_DECREF(armed);
+    return is_armed;
+}
+
+static int
 nonempty_list(PyObject *o)
 {
     return PyList_Check(o) && PyList_GET_SIZE(o) > 0;
@@ -1198,25 +1210,32 @@ iterate(LoopObject *L, int flags)
         if (timeout < 0)
             return -1;
     }
+    /* From here a Wakeup.notify writes its eventfd; one that came before
+       left `armed` set, and then the poll must not block (wakeup.py). */
+    L->polling = 1;
+    if (timeout > 0 && L->wakeup != Py_None) {
+        int armed = wakeup_armed(L);
+        if (armed < 0) {
+            L->polling = 0;
+            return -1;
+        }
+        if (armed)
+            timeout = 0.0;
+    }
     /* 9-11. poll; hooks run at once, user watchers are queued */
     L->iteration++;
     PyObject *t = PyFloat_FromDouble(timeout);
-    if (t == NULL)
-        return -1;
-    PyObject *ready;
-    int masked = PyObject_IsTrue(L->poll_mask);
-    if (masked < 0) {
-        Py_DECREF(t);
-        return -1;
-    }
-    if (masked) {
+    PyObject *ready = NULL;
+    int masked = t == NULL ? -1 : PyObject_IsTrue(L->poll_mask);
+    if (masked > 0) {
         ready = PyObject_CallMethodOneArg((PyObject *)L, str_poll_masked, t);
-    } else {
+    } else if (masked == 0) {
         PyObject *poll = PyObject_GetAttr(L->backend, str_poll);
         ready = poll == NULL ? NULL : PyObject_CallOneArg(poll, t);
         Py_XDECREF(poll);
     }
-    Py_DECREF(t);
+    Py_XDECREF(t);
+    L->polling = 0;
     if (ready == NULL)
         return -1;
     /* Python signal handlers run here, as they would after the call in
@@ -1231,29 +1250,22 @@ iterate(LoopObject *L, int flags)
         PyErr_SetString(PyExc_SystemError, "backend poll did not return a list");
         return -1;
     }
-    if (PyList_GET_SIZE(ready)) {
-        int rc = dispatch(L, ready);
-        Py_DECREF(ready);
-        if (rc < 0)
+    int rc = PyList_GET_SIZE(ready) ? dispatch(L, ready) : 0;
+    Py_DECREF(ready);
+    if (rc < 0)
+        return -1;
+    if (L->wakeup != Py_None) {
+        /* Armed without a write (before the poll, or by a signal handler
+           that ran after it), or written after the poll returned. */
+        int armed = wakeup_armed(L);
+        if (armed < 0)
             return -1;
-    } else {
-        Py_DECREF(ready);
-        if (L->wakeup != Py_None) {
-            /* Woken by EINTR: a signal handler may have armed the wake-up. */
-            PyObject *armed = PyObject_GetAttr(L->wakeup, str_armed);
-            if (armed == NULL)
+        if (armed) {
+            PyObject *wakeup = Py_NewRef(L->wakeup);
+            rc = call_method0(wakeup, str_take);
+            Py_DECREF(wakeup);
+            if (rc < 0)
                 return -1;
-            int is_armed = PyObject_IsTrue(armed);
-            Py_DECREF(armed);
-            if (is_armed < 0)
-                return -1;
-            if (is_armed) {
-                PyObject *wakeup = Py_NewRef(L->wakeup);
-                int rc = call_method0(wakeup, str_run_listeners);
-                Py_DECREF(wakeup);
-                if (rc < 0)
-                    return -1;
-            }
         }
     }
     /* 13-16. expired timers and periodics, idle, check */
@@ -1376,6 +1388,7 @@ static PyMemberDef loopbase_members[] = {
     {"_forkcheck", T_BOOL, offsetof(LoopObject, forkcheck), 0, NULL},
     {"_fork_unseen", T_BOOL, offsetof(LoopObject, fork_unseen), 0, NULL},
     {"_postfork", T_BOOL, offsetof(LoopObject, postfork), 0, NULL},
+    {"_polling", T_BOOL, offsetof(LoopObject, polling), READONLY, NULL},
     {NULL},
 };
 #undef OBJ
@@ -1519,7 +1532,7 @@ PyInit__core(void)
         intern(&str_read_wall_clock, "_read_wall_clock") < 0 ||
         intern(&str_poll_masked, "_poll_masked") < 0 || intern(&str_poll, "poll") < 0 ||
         intern(&str_kill_fd, "_kill_fd") < 0 || intern(&str_watchers, "watchers") < 0 ||
-        intern(&str_armed, "armed") < 0 || intern(&str_run_listeners, "run_listeners") < 0 ||
+        intern(&str_armed, "armed") < 0 || intern(&str_take, "take") < 0 ||
         intern(&str_queue_expired_periodics, "_queue_expired_periodics") < 0 ||
         intern(&str_poll_timeout, "_poll_timeout") < 0 || intern(&str_entry, "_entry") < 0 ||
         intern(&str_sweep, "_sweep") < 0)

@@ -36,7 +36,7 @@ import math
 import os
 import signal as _signal
 import time as _time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from heapq import heappop
 from typing import TYPE_CHECKING, Any, Final
 
@@ -79,6 +79,9 @@ MIN_TIMEJUMP: Final = 1.0
 WALL_RECHECK: Final = 0.5
 
 _monotonic = _time.monotonic
+# The C function under signal.pthread_sigmask, which wraps its result in enum
+# members at more cost than the system call (signals benchmark).
+_sigmask: Callable[[int, Iterable[int]], set[int]] = __import__("_signal").pthread_sigmask
 _walltime = _time.time
 
 Hook = Callable[[], None]
@@ -320,6 +323,11 @@ class Loop(LoopBase):
             if self._break == BREAK_ONE:
                 self._break = BREAK_CANCEL
             self._depth -= 1
+            wakeup = self._wakeup
+            if wakeup is not None and wakeup.armed and not wakeup.written and not self._depth:
+                # A wake-up skipped while running must now reach the fd, for
+                # whoever polls it next (an embedding loop, say).
+                wakeup._write()
         return self._activecnt > 0
 
     def _flush_fd_changes(self) -> None:
@@ -364,7 +372,7 @@ class Loop(LoopBase):
         """Poll with ``_poll_mask`` blocked, so those signals queue for the
         source that reads them (a signalfd: see _sources/signals.py)
         instead of running handlers."""
-        unmasked = _signal.pthread_sigmask(_signal.SIG_BLOCK, self._poll_mask)
+        unmasked = _sigmask(_signal.SIG_BLOCK, self._poll_mask)
         try:
             ready = self._backend.poll(timeout)
             if ready:
@@ -373,7 +381,7 @@ class Loop(LoopBase):
                 self._read_while_masked()
             return ready
         finally:
-            _signal.pthread_sigmask(_signal.SIG_SETMASK, unmasked)
+            _sigmask(_signal.SIG_SETMASK, unmasked)
 
     def _queue_expired_periodics(self) -> None:
         heap = self._periodics.heap

@@ -156,9 +156,19 @@ class ChildSource:
     # (each callback sees its own rpid/rstatus); finding one re-arms the
     # SIGCHLD flag so that the next pass looks again.
 
+    def _waiting_for_dispatch(self, pid: int) -> bool:
+        """True while a watcher that would get pid's next status still has
+        the last one pending: collect it next pass, not over the top of it."""
+        for key in (pid, 0):
+            for w in self.by_pid.get(key, ()):
+                if w._revents is not None:
+                    self._note_sigchld()
+                    return True
+        return False
+
     def _reap(self, pid: int) -> None:
         group = self.by_pid.get(pid)
-        if not group:
+        if not group or self._waiting_for_dispatch(pid):
             return
         flags = os.WNOHANG
         if any(w._trace for w in group):
@@ -177,6 +187,8 @@ class ChildSource:
             self._note_sigchld()  # traced: a continue or the exit may follow
 
     def _reap_any(self) -> None:
+        if self._waiting_for_dispatch(0):
+            return
         trace = any(w._trace for w in self.by_pid.get(0, ()))
         flags = os.WNOHANG | (os.WUNTRACED | os.WCONTINUED if trace else 0)
         try:

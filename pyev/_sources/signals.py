@@ -113,7 +113,7 @@ class _PipeHook:
         self.loop, self.fd = loop, fd
 
     def __call__(self) -> None:
-        drain_signal_pipe(self.loop)
+        drain_signal_pipe()
 
 
 def attach_pipe(loop: Loop) -> None:
@@ -127,19 +127,18 @@ def attach_pipe(loop: Loop) -> None:
         loop._add_hook(fd, _PipeHook(loop, fd))
 
 
-def drain_signal_pipe(reader: Loop) -> None:
+def drain_signal_pipe() -> None:
     """Empty the signal pipe. Its bytes only wake loops: the Python handler
     routes each signal, exactly once (routing the bytes as well would
-    deliver twice). By the time a hook runs, back in Python, the handler has
-    usually run, so the reading loop looks at its flags at once."""
+    deliver twice). The loop runs Python's handlers right after its poll,
+    and a handler arms the loop's wake-up, which the loop takes after the
+    hooks (see wakeup.py)."""
     if _pipe is None:
         return
     try:
         os.read(_pipe[0], 4096)
     except (BlockingIOError, InterruptedError):
         pass
-    if reader._wakeup is not None:
-        reader._wakeup.run_listeners()
 
 
 def _install(signum: int) -> None:
