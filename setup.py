@@ -5,5 +5,13 @@ from setuptools import Extension, setup
 
 setup(
     cffi_modules=["pyev/_linux/_build.py:ffibuilder"],
-    ext_modules=[Extension("pyev._core", ["pyev/_core.c"], extra_compile_args=["-O2", "-Wall"])],
+    ext_modules=[
+        Extension(
+            "pyev._core",
+            ["pyev/_core.c"],
+            include_dirs=["pyev/_linux"],
+            depends=["pyev/_linux/waiter.h"],
+            extra_compile_args=["-O2", "-Wall"],
+        )
+    ],
 )

@@ -21,9 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "waiter.h"
+
 #define NUMPRI 5
-#define EV_READ 0x01L
-#define EV_WRITE 0x02L
 #define EV_TIMER 0x100L
 #define EV_IDLE 0x2000L
 #define EV_PREPARE 0x4000L
@@ -695,6 +695,11 @@ typedef struct {
     int brk;              /* _break */
     char closed, forkcheck, fork_unseen, postfork;
     char polling;         /* _polling: between the wake-up check and the poll's return */
+    /* The epoll backend's waiter, polled from here while waiter->fast
+       (ping-pong benchmark); waiter_owner keeps its memory alive. */
+    PyObject *waiter_owner;
+    struct pyev_waiter *waiter;
+    pyev_epoll_wait_fn epoll_wait;
 } LoopObject;
 
 static PyObject *
@@ -706,7 +711,7 @@ loopbase_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     PyObject **objs[] = {&self->pending, &self->idles, &self->prepares, &self->checks,
                          &self->forks, &self->timers, &self->periodics, &self->fd_slots,
                          &self->fd_changes, &self->hooks, &self->backend, &self->wakeup,
-                         &self->poll_mask};
+                         &self->poll_mask, &self->waiter_owner};
     for (size_t i = 0; i < sizeof(objs) / sizeof(objs[0]); i++)
         *objs[i] = Py_NewRef(Py_None);
     self->closed = 1;
@@ -715,7 +720,7 @@ loopbase_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 
 #define LOOP_OBJECTS(X)                                                                    \
     X(pending) X(idles) X(prepares) X(checks) X(forks) X(timers) X(periodics) X(fd_slots) \
-    X(fd_changes) X(hooks) X(backend) X(wakeup) X(poll_mask)
+    X(fd_changes) X(hooks) X(backend) X(wakeup) X(poll_mask) X(waiter_owner)
 
 static int
 loopbase_traverse(LoopObject *self, visitproc visit, void *arg)
@@ -1009,71 +1014,89 @@ poll_timeout(LoopObject *L)
     return timeout > 0 ? timeout : 0.0;
 }
 
-/* The Io watchers of each ready fd get the bits they watch; hooks (the
-   loop's own fds) run at once; an fd reported broken is killed. */
+/* The Io watchers of a ready fd get the bits they watch; a hook (the
+   loop's own fds) runs at once; an fd reported broken is killed. */
+static int
+dispatch_fd(LoopObject *L, PyObject *fd, long got)
+{
+    PyObject *slot = NULL;
+    if (PyDict_Check(L->fd_slots)) {
+        slot = PyDict_GetItemWithError(L->fd_slots, fd);
+        if (slot == NULL && PyErr_Occurred())
+            return -1;
+    }
+    if (slot == NULL) {
+        PyObject *hook = PyDict_Check(L->hooks) ? PyDict_GetItemWithError(L->hooks, fd) : NULL;
+        if (hook == NULL)
+            return PyErr_Occurred() ? -1 : 0;
+        Py_INCREF(hook);
+        PyObject *r = PyObject_CallNoArgs(hook);
+        Py_DECREF(hook);
+        if (r == NULL)
+            return -1;
+        Py_DECREF(r);
+        return 0;
+    }
+    if (got & EV_ERROR) {
+        PyObject *r = PyObject_CallMethodOneArg((PyObject *)L, str_kill_fd, fd);
+        if (r == NULL)
+            return -1;
+        Py_DECREF(r);
+        return 0;
+    }
+    PyObject *watchers = PyObject_GetAttr(slot, str_watchers);
+    if (watchers == NULL)
+        return -1;
+    int rc = 0;
+    if (!PyTuple_Check(watchers)) {
+        PyErr_SetString(PyExc_SystemError, "FdSlot.watchers is not a tuple");
+        rc = -1;
+    }
+    for (Py_ssize_t j = 0; rc == 0 && j < PyTuple_GET_SIZE(watchers); j++) {
+        PyObject *w = PyTuple_GET_ITEM(watchers, j);
+        if (!PyObject_TypeCheck(w, &IoBase_Type)) {
+            PyErr_SetString(PyExc_SystemError, "fd table holds a non-Io watcher");
+            rc = -1;
+            break;
+        }
+        long bits = ((IoObject *)w)->events & got;
+        if (bits) {
+            PyObject *b = PyLong_FromLong(bits); /* 1..3: cached small ints */
+            rc = b == NULL ? -1 : queue_event(L, (WatcherObject *)w, b);
+            Py_XDECREF(b);
+        }
+    }
+    Py_DECREF(watchers);
+    return rc;
+}
+
+/* ready: the backend's flat list [fd, bits, fd, bits, ...]. */
 static int
 dispatch(LoopObject *L, PyObject *ready)
 {
     for (Py_ssize_t i = 0; i + 1 < PyList_GET_SIZE(ready); i += 2) {
-        PyObject *fd = PyList_GET_ITEM(ready, i);
+        PyObject *fd = Py_NewRef(PyList_GET_ITEM(ready, i));
         long got = PyLong_AsLong(PyList_GET_ITEM(ready, i + 1));
-        if (got == -1 && PyErr_Occurred())
+        int rc = (got == -1 && PyErr_Occurred()) ? -1 : dispatch_fd(L, fd, got);
+        Py_DECREF(fd);
+        if (rc < 0)
             return -1;
-        PyObject *slot = NULL;
-        if (PyDict_Check(L->fd_slots)) {
-            slot = PyDict_GetItemWithError(L->fd_slots, fd);
-            if (slot == NULL && PyErr_Occurred())
-                return -1;
-        }
-        if (slot == NULL) {
-            PyObject *hook = PyDict_Check(L->hooks) ? PyDict_GetItemWithError(L->hooks, fd) : NULL;
-            if (hook == NULL) {
-                if (PyErr_Occurred())
-                    return -1;
-                continue;
-            }
-            Py_INCREF(hook);
-            PyObject *r = PyObject_CallNoArgs(hook);
-            Py_DECREF(hook);
-            if (r == NULL)
-                return -1;
-            Py_DECREF(r);
-            continue;
-        }
-        if (got & EV_ERROR) {
-            PyObject *r = PyObject_CallMethodOneArg((PyObject *)L, str_kill_fd, fd);
-            if (r == NULL)
-                return -1;
-            Py_DECREF(r);
-            continue;
-        }
-        PyObject *watchers = PyObject_GetAttr(slot, str_watchers);
-        if (watchers == NULL)
+    }
+    return 0;
+}
+
+/* pairs: n (fd, bits) pairs straight from pyev_epoll_wait. */
+static int
+dispatch_pairs(LoopObject *L, const int32_t *pairs, int n)
+{
+    for (int i = 0; i < n; i++) {
+        PyObject *fd = PyLong_FromLong(pairs[2 * i]);
+        if (fd == NULL)
             return -1;
-        if (!PyTuple_Check(watchers)) {
-            Py_DECREF(watchers);
-            PyErr_SetString(PyExc_SystemError, "FdSlot.watchers is not a tuple");
+        int rc = dispatch_fd(L, fd, pairs[2 * i + 1]);
+        Py_DECREF(fd);
+        if (rc < 0)
             return -1;
-        }
-        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(watchers); j++) {
-            PyObject *w = PyTuple_GET_ITEM(watchers, j);
-            if (!PyObject_TypeCheck(w, &IoBase_Type)) {
-                Py_DECREF(watchers);
-                PyErr_SetString(PyExc_SystemError, "fd table holds a non-Io watcher");
-                return -1;
-            }
-            long bits = ((IoObject *)w)->events & got;
-            if (bits) {
-                PyObject *b = PyLong_FromLong(bits); /* 1..3: cached small ints */
-                int rc = b == NULL ? -1 : queue_event(L, (WatcherObject *)w, b);
-                Py_XDECREF(b);
-                if (rc < 0) {
-                    Py_DECREF(watchers);
-                    return -1;
-                }
-            }
-        }
-        Py_DECREF(watchers);
     }
     return 0;
 }
@@ -1224,34 +1247,68 @@ iterate(LoopObject *L, int flags)
     }
     /* 9-11. poll; hooks run at once, user watchers are queued */
     L->iteration++;
-    PyObject *t = PyFloat_FromDouble(timeout);
+    int masked = PyObject_IsTrue(L->poll_mask);
     PyObject *ready = NULL;
-    int masked = t == NULL ? -1 : PyObject_IsTrue(L->poll_mask);
-    if (masked > 0) {
-        ready = PyObject_CallMethodOneArg((PyObject *)L, str_poll_masked, t);
-    } else if (masked == 0) {
-        PyObject *poll = PyObject_GetAttr(L->backend, str_poll);
-        ready = poll == NULL ? NULL : PyObject_CallOneArg(poll, t);
-        Py_XDECREF(poll);
-    }
-    Py_XDECREF(t);
-    L->polling = 0;
-    if (ready == NULL)
+    int32_t stack_pairs[2 * 64], *pairs = NULL;
+    int npairs = 0;
+    if (masked == 0 && L->waiter != NULL && L->waiter->fast) {
+        struct pyev_waiter *waiter = L->waiter;
+        int n;
+        Py_BEGIN_ALLOW_THREADS
+        n = L->epoll_wait(waiter, timeout);
+        Py_END_ALLOW_THREADS
+        if (n >= 0 && !(n & ~PYEV_WAIT_COUNT)) {
+            /* copied: a callback may poll or resize the waiter meanwhile */
+            npairs = n;
+            pairs = n <= 64 ? stack_pairs : PyMem_Malloc(2 * sizeof(int32_t) * (size_t)n);
+            if (pairs == NULL) {
+                L->polling = 0;
+                PyErr_NoMemory();
+                return -1;
+            }
+            memcpy(pairs, waiter->out, 2 * sizeof(int32_t) * (size_t)n);
+        } else {
+            /* EINTR, an error, stale registrations, a full buffer: Python */
+            PyObject *owner = Py_NewRef(L->waiter_owner);
+            ready = PyObject_CallMethod(owner, "_unusual", "i", n);
+            Py_DECREF(owner);
+            if (ready == NULL) {
+                L->polling = 0;
+                return -1;
+            }
+        }
+    } else if (masked >= 0) {
+        PyObject *t = PyFloat_FromDouble(timeout);
+        if (t != NULL && masked > 0) {
+            ready = PyObject_CallMethodOneArg((PyObject *)L, str_poll_masked, t);
+        } else if (t != NULL) {
+            PyObject *poll = PyObject_GetAttr(L->backend, str_poll);
+            ready = poll == NULL ? NULL : PyObject_CallOneArg(poll, t);
+            Py_XDECREF(poll);
+        }
+        Py_XDECREF(t);
+        if (ready == NULL) {
+            L->polling = 0;
+            return -1;
+        }
+    } else {
+        L->polling = 0;
         return -1;
+    }
+    L->polling = 0;
     /* Python signal handlers run here, as they would after the call in
        Python code: a wake-up they arm is then taken in this iteration. */
-    if (PyErr_CheckSignals() < 0 || update_time(L) < 0) {
-        Py_DECREF(ready);
-        return -1;
-    }
+    int rc = PyErr_CheckSignals() < 0 || update_time(L) < 0 ? -1 : 0;
     L->last_poll = L->mn_now;
-    if (!PyList_Check(ready)) {
-        Py_DECREF(ready);
+    if (rc == 0 && ready != NULL && !PyList_Check(ready)) {
         PyErr_SetString(PyExc_SystemError, "backend poll did not return a list");
-        return -1;
+        rc = -1;
     }
-    int rc = PyList_GET_SIZE(ready) ? dispatch(L, ready) : 0;
-    Py_DECREF(ready);
+    if (rc == 0)
+        rc = ready != NULL ? dispatch(L, ready) : dispatch_pairs(L, pairs, npairs);
+    Py_XDECREF(ready);
+    if (pairs != NULL && pairs != stack_pairs)
+        PyMem_Free(pairs);
     if (rc < 0)
         return -1;
     if (L->wakeup != Py_None) {
@@ -1343,7 +1400,24 @@ loopbase_update_time(LoopObject *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+static PyObject *
+loopbase_set_c_waiter(LoopObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3)
+        return PyErr_Format(PyExc_TypeError, "_set_c_waiter(owner, waiter_address, function_address)");
+    void *waiter = PyLong_AsVoidPtr(args[1]);
+    void *fn = PyLong_AsVoidPtr(args[2]);
+    if (PyErr_Occurred())
+        return NULL;
+    Py_XSETREF(self->waiter_owner, Py_NewRef(args[0]));
+    self->waiter = (struct pyev_waiter *)waiter;
+    self->epoll_wait = (pyev_epoll_wait_fn)fn;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef loopbase_methods[] = {
+    {"_set_c_waiter", (PyCFunction)(void (*)(void))loopbase_set_c_waiter, METH_FASTCALL,
+     "Poll through this epoll waiter from C (see waiter.h)."},
     {"invoke_pending", (PyCFunction)loopbase_invoke_pending, METH_NOARGS,
      "Invoke every pending watcher now, highest priority first."},
     {"_queue", (PyCFunction)(void (*)(void))loopbase_queue, METH_FASTCALL, NULL},

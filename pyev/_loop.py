@@ -148,6 +148,9 @@ class Loop(LoopBase):
         self._fdtable = FdTable(self._backend)
         self._fd_slots = self._fdtable.slots
         self._fd_changes = self._fdtable.changes
+        waiter = getattr(self._backend, "c_waiter", None)
+        if waiter is not None:
+            self._set_c_waiter(waiter, *waiter.c_addresses())
         self._hooks: dict[int, Hook] = {}
         self._pending: list[list[Watcher]] = [[] for _ in range(NUMPRI)]
         self._timers = TimerHeap()

@@ -42,9 +42,16 @@ class EpollBackend:
         # The usual case calls the shim directly (ping-pong benchmark); files,
         # broken fds and stale events switch to _slow_poll until resolved.
         self.poll: Callable[[float], list[int]] = self._waiter.poll
+        # The loop's C code polls through the waiter directly while `fast`.
+        self._waiter.fast = True
 
     def _use_slow_poll(self) -> None:
         self.poll = self._slow_poll
+        self._waiter.fast = False
+
+    @property
+    def c_waiter(self) -> _linux.EpollWaiter:
+        return self._waiter
 
     def fileno(self) -> int:
         return self._waiter.epfd
@@ -96,6 +103,7 @@ class EpollBackend:
         result = waiter.poll(timeout)
         if not (self._files or waiter.stale):
             self.poll = waiter.poll
+            waiter.fast = True
         if self._files:
             for fd, mask in self._files.items():
                 result.append(fd)

@@ -88,6 +88,23 @@ class EpollWaiter:
     def epfd(self, fd: int) -> None:
         self._w.epfd = fd
 
+    @property
+    def fast(self) -> bool:
+        """Whether the loop's C code may call pyev_epoll_wait itself."""
+        return bool(self._w.fast)
+
+    @fast.setter
+    def fast(self, value: bool) -> None:
+        self._w.fast = 1 if value else 0
+
+    def c_addresses(self) -> tuple[int, int]:
+        """The addresses of the waiter struct and of pyev_epoll_wait, for
+        pyev._core (which must keep this object alive while it uses them)."""
+        return (
+            int(ffi.cast("uintptr_t", self._w)),
+            int(ffi.cast("uintptr_t", ffi.addressof(lib, "pyev_epoll_wait"))),
+        )
+
     def _resize(self, capacity: int) -> None:
         self._buf = ffi.new("struct epoll_event[]", capacity)
         self._out = ffi.new("int32_t[]", 2 * capacity)

@@ -8,6 +8,8 @@ makes one system call, returns ``-errno`` on failure instead of touching
 so that Python never walks cffi structs on the per-event path.
 """
 
+import os
+
 from cffi import FFI  # type: ignore[import-untyped]
 
 CDEF = """
@@ -43,6 +45,7 @@ struct pyev_waiter {
     int epfd;
     int capacity;
     int ngens;
+    int fast;
     struct epoll_event *buf;
     int32_t *out;
     uint32_t *gens;
@@ -72,12 +75,7 @@ SOURCE = r"""
 #include <sys/signalfd.h>
 #include <sys/vfs.h>
 
-/* pyev's readiness bits (libev's EV_READ / EV_WRITE). */
-#define PYEV_READ 0x01
-#define PYEV_WRITE 0x02
-#define PYEV_WAIT_COUNT 0xFFFFFF
-#define PYEV_WAIT_STALE 0x1000000
-#define PYEV_WAIT_FULL 0x2000000
+#include "waiter.h"
 
 static int pyev_epoll_create(void)
 {
@@ -105,16 +103,8 @@ static int pyev_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t da
    number (the file was kept open elsewhere while the number was reused): it
    is dropped and PYEV_WAIT_STALE set, so that the caller rebuilds its set.
    PYEV_WAIT_FULL says the buffer was filled: more may be waiting. */
-/* The waiter's buffers travel in one struct: one cffi argument instead of
-   six (ping-pong benchmark). Python owns the memory it points to. */
-struct pyev_waiter {
-    int epfd;
-    int capacity;
-    int ngens;
-    struct epoll_event *buf;
-    int32_t *out;
-    uint32_t *gens;
-};
+/* The waiter's buffers travel in one struct (waiter.h): one cffi argument
+   instead of six (ping-pong benchmark). */
 
 static int pyev_epoll_wait(struct pyev_waiter *w, double timeout)
 {
@@ -253,7 +243,12 @@ static long long pyev_statfs_type(const char *path)
 
 ffibuilder = FFI()
 ffibuilder.cdef(CDEF)
-ffibuilder.set_source("pyev._linux._kernel", SOURCE)
+ffibuilder.set_source(
+    "pyev._linux._kernel",
+    SOURCE,
+    include_dirs=[os.path.dirname(os.path.abspath(__file__))],  # waiter.h
+    depends=[os.path.join(os.path.dirname(os.path.abspath(__file__)), "waiter.h")],
+)
 
 if __name__ == "__main__":
     ffibuilder.compile(verbose=True)

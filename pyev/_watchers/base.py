@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from .._constants import MAXPRI, MINPRI, Error
-from .._core import WatcherBase
+from .._core import LoopBase, WatcherBase
 
 if TYPE_CHECKING:
     from .._loop import Loop
@@ -165,6 +165,8 @@ class Watcher(WatcherBase):
         the watcher is already active there (start does nothing then)."""
         if loop is None:
             loop = _default_loop()
+        elif not isinstance(loop, LoopBase):
+            raise TypeError(f"loop must be a pyev.Loop or None, not {type(loop).__name__}")
         if self._active:
             if loop is self._loop:
                 return None
@@ -235,6 +237,8 @@ class Watcher(WatcherBase):
             raise ValueError(f"revents must be >= 0, not {revents}")
         if loop is None:
             loop = self._loop if self._loop is not None else _default_loop()
+        elif not isinstance(loop, LoopBase):
+            raise TypeError(f"loop must be a pyev.Loop or None, not {type(loop).__name__}")
         if loop is not self._loop and (self._active or self._revents is not None):
             raise Error(f"{type(self).__name__} is active or pending on another loop")
         loop._check_open()
