@@ -18,6 +18,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
+#include <errno.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,7 +39,7 @@
 /* -- interned names and cached objects ------------------------------------ */
 
 static PyObject *str_fork, *str_rebuild_after_fork, *str_flush_fd_changes,
-    *str_read_wall_clock, *str_poll_masked, *str_poll, *str_kill_fd,
+    *str_read_wall_clock, *str_read_while_masked, *str_poll, *str_kill_fd,
     *str_watchers, *str_armed, *str_take, *str_queue_expired_periodics,
     *str_poll_timeout, *str_entry, *str_sweep;
 static PyObject *heappush_fn, *heappop_fn;
@@ -695,6 +697,7 @@ typedef struct {
     int brk;              /* _break */
     char closed, forkcheck, fork_unseen, postfork;
     char polling;         /* _polling: between the wake-up check and the poll's return */
+    int masked_fd;        /* _masked_fd: the signalfd read while _poll_mask is blocked, or -1 */
     /* The epoll backend's waiter, polled from here while waiter->fast
        (ping-pong benchmark); waiter_owner keeps its memory alive. */
     PyObject *waiter_owner;
@@ -715,6 +718,7 @@ loopbase_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     for (size_t i = 0; i < sizeof(objs) / sizeof(objs[0]); i++)
         *objs[i] = Py_NewRef(Py_None);
     self->closed = 1;
+    self->masked_fd = -1;
     return (PyObject *)self;
 }
 
@@ -1195,6 +1199,123 @@ nonempty_list(PyObject *o)
     return PyList_Check(o) && PyList_GET_SIZE(o) > 0;
 }
 
+/* Poll the backend: straight through the epoll waiter while it is fast
+   (ping-pong benchmark), else through the backend's Python poll. Either
+   *ready is a new list [fd, bits, ...] or *pairs holds *npairs pairs
+   (stack_pairs, or memory to PyMem_Free). */
+static int
+poll_backend(LoopObject *L, double timeout, PyObject **ready, int32_t *stack_pairs, int32_t **pairs,
+             int *npairs)
+{
+    if (L->waiter != NULL && L->waiter->fast) {
+        struct pyev_waiter *waiter = L->waiter;
+        int n;
+        Py_BEGIN_ALLOW_THREADS
+        n = L->epoll_wait(waiter, timeout);
+        Py_END_ALLOW_THREADS
+        if (n >= 0 && !(n & ~PYEV_WAIT_COUNT)) {
+            /* copied: a callback may poll or resize the waiter meanwhile */
+            *pairs = n <= 64 ? stack_pairs : PyMem_Malloc(2 * sizeof(int32_t) * (size_t)n);
+            if (*pairs == NULL) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            memcpy(*pairs, waiter->out, 2 * sizeof(int32_t) * (size_t)n);
+            *npairs = n;
+            return 0;
+        }
+        /* EINTR, an error, stale registrations, a full buffer: Python */
+        PyObject *owner = Py_NewRef(L->waiter_owner);
+        *ready = PyObject_CallMethod(owner, "_unusual", "i", n);
+        Py_DECREF(owner);
+    } else {
+        PyObject *t = PyFloat_FromDouble(timeout);
+        PyObject *poll = t == NULL ? NULL : PyObject_GetAttr(L->backend, str_poll);
+        *ready = poll == NULL ? NULL : PyObject_CallOneArg(poll, t);
+        Py_XDECREF(poll);
+        Py_XDECREF(t);
+    }
+    if (*ready != NULL && !PyList_Check(*ready)) {
+        Py_CLEAR(*ready);
+        PyErr_SetString(PyExc_SystemError, "backend poll did not return a list");
+    }
+    return *ready == NULL ? -1 : 0;
+}
+
+static int
+fd_reported(int fd, PyObject *ready, const int32_t *pairs, int npairs)
+{
+    if (ready != NULL) {
+        for (Py_ssize_t i = 0; i + 1 < PyList_GET_SIZE(ready); i += 2) {
+            if (PyLong_AsLong(PyList_GET_ITEM(ready, i)) == fd)
+                return 1;
+        }
+        PyErr_Clear();
+        return 0;
+    }
+    for (int i = 0; i < npairs; i++) {
+        if (pairs[2 * i] == fd)
+            return 1;
+    }
+    return 0;
+}
+
+/* poll_backend with the signals of _poll_mask blocked, so that they queue
+   in the signalfd (_masked_fd) instead of running handlers; if the poll
+   reports that fd, _read_while_masked reads it before they are unblocked
+   (once unblocked, they would go to the handlers instead). See
+   _sources/signals.py for why they are blocked only while polling. */
+static int
+poll_masked(LoopObject *L, double timeout, PyObject **ready, int32_t *stack_pairs, int32_t **pairs,
+            int *npairs)
+{
+    int masked = PyObject_IsTrue(L->poll_mask);
+    if (masked <= 0)
+        return masked < 0 ? -1 : poll_backend(L, timeout, ready, stack_pairs, pairs, npairs);
+    sigset_t block, previous;
+    sigemptyset(&block);
+    PyObject *it = PyObject_GetIter(L->poll_mask);
+    if (it == NULL)
+        return -1;
+    PyObject *item;
+    while ((item = PyIter_Next(it)) != NULL) {
+        long signum = PyLong_AsLong(item);
+        Py_DECREF(item);
+        if (signum == -1 && PyErr_Occurred())
+            break;
+        if (signum <= 0 || signum >= NSIG || sigaddset(&block, (int)signum) < 0) {
+            PyErr_Format(PyExc_ValueError, "bad signal number %ld in the poll mask", signum);
+            break;
+        }
+    }
+    Py_DECREF(it);
+    if (PyErr_Occurred())
+        return -1;
+    int err = pthread_sigmask(SIG_BLOCK, &block, &previous);
+    if (err) {
+        errno = err;
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    int rc = poll_backend(L, timeout, ready, stack_pairs, pairs, npairs);
+    if (rc == 0 && L->masked_fd >= 0 && fd_reported(L->masked_fd, *ready, *pairs, *npairs)) {
+        PyObject *reader = PyObject_GetAttr((PyObject *)L, str_read_while_masked);
+        PyObject *r = reader == NULL ? NULL : PyObject_CallNoArgs(reader);
+        Py_XDECREF(reader);
+        if (r == NULL) {
+            rc = -1;
+            Py_CLEAR(*ready);
+            if (*pairs != NULL && *pairs != stack_pairs)
+                PyMem_Free(*pairs);
+            *pairs = NULL;
+        } else {
+            Py_DECREF(r);
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    return rc;
+}
+
 /* One iteration, in libev's order: see _loop.py's docstring. */
 static int
 iterate(LoopObject *L, int flags)
@@ -1247,58 +1368,18 @@ iterate(LoopObject *L, int flags)
     }
     /* 9-11. poll; hooks run at once, user watchers are queued */
     L->iteration++;
-    int masked = PyObject_IsTrue(L->poll_mask);
     PyObject *ready = NULL;
     int32_t stack_pairs[2 * 64], *pairs = NULL;
     int npairs = 0;
-    if (masked == 0 && L->waiter != NULL && L->waiter->fast) {
-        struct pyev_waiter *waiter = L->waiter;
-        int n;
-        Py_BEGIN_ALLOW_THREADS
-        n = L->epoll_wait(waiter, timeout);
-        Py_END_ALLOW_THREADS
-        if (n >= 0 && !(n & ~PYEV_WAIT_COUNT)) {
-            /* copied: a callback may poll or resize the waiter meanwhile */
-            npairs = n;
-            pairs = n <= 64 ? stack_pairs : PyMem_Malloc(2 * sizeof(int32_t) * (size_t)n);
-            if (pairs == NULL) {
-                L->polling = 0;
-                PyErr_NoMemory();
-                return -1;
-            }
-            memcpy(pairs, waiter->out, 2 * sizeof(int32_t) * (size_t)n);
-        } else {
-            /* EINTR, an error, stale registrations, a full buffer: Python */
-            PyObject *owner = Py_NewRef(L->waiter_owner);
-            ready = PyObject_CallMethod(owner, "_unusual", "i", n);
-            Py_DECREF(owner);
-            if (ready == NULL) {
-                L->polling = 0;
-                return -1;
-            }
-        }
-    } else if (masked >= 0) {
-        PyObject *t = PyFloat_FromDouble(timeout);
-        if (t != NULL && masked > 0) {
-            ready = PyObject_CallMethodOneArg((PyObject *)L, str_poll_masked, t);
-        } else if (t != NULL) {
-            PyObject *poll = PyObject_GetAttr(L->backend, str_poll);
-            ready = poll == NULL ? NULL : PyObject_CallOneArg(poll, t);
-            Py_XDECREF(poll);
-        }
-        Py_XDECREF(t);
-        if (ready == NULL) {
-            L->polling = 0;
-            return -1;
-        }
-    } else {
+    int rc = poll_masked(L, timeout, &ready, stack_pairs, &pairs, &npairs);
+    if (rc < 0) {
         L->polling = 0;
         return -1;
     }
     L->polling = 0;
     /* Python signal handlers run here, as they would after the call in
        Python code: a wake-up they arm is then taken in this iteration. */
-    int rc = PyErr_CheckSignals() < 0 || update_time(L) < 0 ? -1 : 0;
+    rc = PyErr_CheckSignals() < 0 || update_time(L) < 0 ? -1 : 0;
     L->last_poll = L->mn_now;
     if (rc == 0 && ready != NULL && !PyList_Check(ready)) {
         PyErr_SetString(PyExc_SystemError, "backend poll did not return a list");
@@ -1462,6 +1543,7 @@ static PyMemberDef loopbase_members[] = {
     {"_forkcheck", T_BOOL, offsetof(LoopObject, forkcheck), 0, NULL},
     {"_fork_unseen", T_BOOL, offsetof(LoopObject, fork_unseen), 0, NULL},
     {"_postfork", T_BOOL, offsetof(LoopObject, postfork), 0, NULL},
+    {"_masked_fd", T_INT, offsetof(LoopObject, masked_fd), 0, NULL},
     {"_polling", T_BOOL, offsetof(LoopObject, polling), READONLY, NULL},
     {NULL},
 };
@@ -1604,7 +1686,7 @@ PyInit__core(void)
     if (intern(&str_fork, "fork") < 0 || intern(&str_rebuild_after_fork, "_rebuild_after_fork") < 0 ||
         intern(&str_flush_fd_changes, "_flush_fd_changes") < 0 ||
         intern(&str_read_wall_clock, "_read_wall_clock") < 0 ||
-        intern(&str_poll_masked, "_poll_masked") < 0 || intern(&str_poll, "poll") < 0 ||
+        intern(&str_read_while_masked, "_read_while_masked") < 0 || intern(&str_poll, "poll") < 0 ||
         intern(&str_kill_fd, "_kill_fd") < 0 || intern(&str_watchers, "watchers") < 0 ||
         intern(&str_armed, "armed") < 0 || intern(&str_take, "take") < 0 ||
         intern(&str_queue_expired_periodics, "_queue_expired_periodics") < 0 ||

@@ -74,6 +74,7 @@ class LoopBase:
     _forkcheck: bool
     _fork_unseen: bool
     _postfork: bool
+    _masked_fd: int
     @property
     def _polling(self) -> bool: ...
     def _set_c_waiter(self, owner: object, waiter_address: int, function_address: int, /) -> None: ...

@@ -36,7 +36,7 @@ import math
 import os
 import signal as _signal
 import time as _time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from heapq import heappop
 from typing import TYPE_CHECKING, Any, Final
 
@@ -79,9 +79,6 @@ MIN_TIMEJUMP: Final = 1.0
 WALL_RECHECK: Final = 0.5
 
 _monotonic = _time.monotonic
-# The C function under signal.pthread_sigmask, which wraps its result in enum
-# members at more cost than the system call (signals benchmark).
-_sigmask: Callable[[int, Iterable[int]], set[int]] = __import__("_signal").pthread_sigmask
 _walltime = _time.time
 
 Hook = Callable[[], None]
@@ -186,7 +183,8 @@ class Loop(LoopBase):
         self._sources: dict[str, Any] = {}
         # Signals blocked in the loop thread while it polls (signalfd mode).
         self._poll_mask: frozenset[int] = frozenset()
-        # Called after such a poll, before the signals are unblocked again.
+        # Called after such a poll that reported _masked_fd, before the
+        # signals are unblocked again (pyev/_core.c: poll_masked).
         self._read_while_masked: Hook = _nothing
         self._closed = False
 
@@ -370,21 +368,6 @@ class Loop(LoopBase):
                 _time.sleep(nap)
                 timeout -= nap
         return timeout if timeout > 0 else 0.0
-
-    def _poll_masked(self, timeout: float) -> list[int]:
-        """Poll with ``_poll_mask`` blocked, so those signals queue for the
-        source that reads them (a signalfd: see _sources/signals.py)
-        instead of running handlers."""
-        unmasked = _sigmask(_signal.SIG_BLOCK, self._poll_mask)
-        try:
-            ready = self._backend.poll(timeout)
-            if ready:
-                # Before unblocking: once unblocked, the queued signals would
-                # go to the handlers instead.
-                self._read_while_masked()
-            return ready
-        finally:
-            _sigmask(_signal.SIG_SETMASK, unmasked)
 
     def _queue_expired_periodics(self) -> None:
         heap = self._periodics.heap

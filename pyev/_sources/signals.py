@@ -314,6 +314,7 @@ class SignalSource:
             else:
                 _linux.signalfd(self.sfd, signums)
         self.loop._poll_mask = frozenset(signums)
+        self.loop._masked_fd = self.sfd
         self.loop._read_while_masked = self.read_signalfd
 
     # -- delivery --
@@ -355,6 +356,7 @@ class SignalSource:
             self.loop._hooks.pop(self.sfd, None)
             os.close(self.sfd)
             self.sfd = -1
+            self.loop._masked_fd = -1
 
     def after_fork(self, loop: Loop) -> None:
         # Our own signalfd; and the signal pipe was replaced in the child.
@@ -365,6 +367,7 @@ class SignalSource:
 
     def close(self, loop: Loop) -> None:
         loop._poll_mask = frozenset()
+        loop._masked_fd = -1
         if self.sfd >= 0:
             loop._remove_hook(self.sfd)
             os.close(self.sfd)
