@@ -1575,17 +1575,17 @@ static PyObject *
 timerbase_start(TimerObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     PyObject *loop = Py_None;
-    if (nargs > 1 || (kwnames && PyTuple_GET_SIZE(kwnames) > 1))
-        return PyErr_Format(PyExc_TypeError, "start() takes at most 1 argument");
-    if (nargs == 1)
-        loop = args[0];
-    else if (kwnames && PyTuple_GET_SIZE(kwnames) == 1) {
-        if (!PyUnicode_Check(PyTuple_GET_ITEM(kwnames, 0)) ||
-            PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, 0), "loop") != 0)
-            return PyErr_Format(PyExc_TypeError, "start() got an unexpected keyword argument %R",
-                                PyTuple_GET_ITEM(kwnames, 0));
-        loop = args[0];
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    for (Py_ssize_t i = 0; i < nkw; i++) {
+        PyObject *name = PyTuple_GET_ITEM(kwnames, i);
+        if (!PyUnicode_Check(name) || PyUnicode_CompareWithASCIIString(name, "loop") != 0)
+            return PyErr_Format(PyExc_TypeError, "start() got an unexpected keyword argument %R", name);
     }
+    if (nargs + nkw > 1)
+        return PyErr_Format(PyExc_TypeError, "start() takes at most 1 argument (the loop), got %zd",
+                            nargs + nkw);
+    if (nargs + nkw == 1)
+        loop = args[0];
     PyObject *owned = NULL;
     if (loop == Py_None) {
         if (default_loop_fn == NULL) {
