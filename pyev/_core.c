@@ -202,6 +202,64 @@ static PyTypeObject IoBase_Type = {
     .tp_members = io_members,
 };
 
+/* -- listed watchers and Async ------------------------------------------- */
+
+typedef struct {
+    WatcherObject base;
+    Py_ssize_t index; /* _index: its place in its loop's list, -1 if none */
+} ListedObject;
+
+typedef struct {
+    ListedObject base;
+    char sent; /* _sent: send() since the loop last looked */
+} AsyncObject;
+
+static PyObject *
+listed_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    ListedObject *self = (ListedObject *)watcher_new(type, args, kwds);
+    if (self != NULL)
+        self->index = -1;
+    return (PyObject *)self;
+}
+
+static PyMemberDef listed_members[] = {
+    {"_index", T_PYSSIZET, offsetof(ListedObject, index), 0, NULL},
+    {NULL},
+};
+
+static PyTypeObject ListedBase_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "pyev._core.ListedBase",
+    .tp_basicsize = sizeof(ListedObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "The field of a watcher kept in one of its loop's lists.",
+    .tp_new = listed_new,
+    .tp_traverse = (traverseproc)watcher_traverse,
+    .tp_clear = (inquiry)watcher_clear,
+    .tp_dealloc = (destructor)watcher_dealloc,
+    .tp_members = listed_members,
+};
+
+static PyMemberDef async_members[] = {
+    {"_sent", T_BOOL, offsetof(AsyncObject, sent), 0, NULL},
+    {NULL},
+};
+
+static PyTypeObject AsyncBase_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "pyev._core.AsyncBase",
+    .tp_basicsize = sizeof(AsyncObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "An Async watcher's flag, and send() (async_send benchmark).",
+    .tp_new = listed_new,
+    .tp_traverse = (traverseproc)watcher_traverse,
+    .tp_clear = (inquiry)watcher_clear,
+    .tp_dealloc = (destructor)watcher_dealloc,
+    .tp_members = async_members,
+    /* tp_methods is set in PyInit__core: send() needs LoopBase */
+};
+
 /* -- the timer heap (timers) --------------------------------------------- */
 
 /* A binary min-heap of armed timers in a C array, ordered by (deadline,
@@ -1664,6 +1722,42 @@ static PyMethodDef timerbase_methods[] = {
     {NULL},
 };
 
+/* -- Async.send (async_send benchmark) ------------------------------------ */
+
+static PyObject *str_notify;
+
+/* Set the flag, then wake the loop: the order wakeup.py's argument needs.
+   An armed wake-up is already on its way, so a storm of sends costs no
+   Python call here. */
+static PyObject *
+asyncbase_send(AsyncObject *self, PyObject *unused)
+{
+    self->sent = 1;
+    WatcherObject *w = &self->base.base;
+    if (!w->active || !PyObject_TypeCheck(w->loop, &LoopBase_Type))
+        Py_RETURN_NONE;
+    LoopObject *L = (LoopObject *)w->loop;
+    if (L->closed || L->wakeup == Py_None)
+        Py_RETURN_NONE;
+    int armed = wakeup_armed(L);
+    if (armed < 0)
+        return NULL;
+    if (armed)
+        Py_RETURN_NONE;
+    PyObject *wakeup = Py_NewRef(L->wakeup);
+    int rc = call_method0(wakeup, str_notify);
+    Py_DECREF(wakeup);
+    if (rc < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef asyncbase_methods[] = {
+    {"send", (PyCFunction)asyncbase_send, METH_NOARGS,
+     "send($self, /)\n--\n\nWake the loop and have the callback called there (coalescing)."},
+    {NULL},
+};
+
 /* -- module --------------------------------------------------------------- */
 
 static struct PyModuleDef core_module = {
@@ -1706,13 +1800,16 @@ PyInit__core(void)
     if (heappush_fn == NULL || heappop_fn == NULL)
         return NULL;
 
-    if (intern(&str_start_general, "_start_general") < 0)
+    if (intern(&str_start_general, "_start_general") < 0 || intern(&str_notify, "notify") < 0)
         return NULL;
+    AsyncBase_Type.tp_methods = asyncbase_methods;
+    ListedBase_Type.tp_base = &WatcherBase_Type;
+    AsyncBase_Type.tp_base = &ListedBase_Type;
     TimerBase_Type.tp_methods = timerbase_methods;
     TimerBase_Type.tp_base = &WatcherBase_Type;
     IoBase_Type.tp_base = &WatcherBase_Type;
-    PyTypeObject *types[] = {&WatcherBase_Type, &TimerBase_Type, &IoBase_Type, &TimerHeap_Type,
-                             &HeapBase_Type, &LoopBase_Type};
+    PyTypeObject *types[] = {&WatcherBase_Type, &TimerBase_Type, &IoBase_Type, &ListedBase_Type,
+                             &AsyncBase_Type, &TimerHeap_Type, &HeapBase_Type, &LoopBase_Type};
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
         if (PyType_Ready(types[i]) < 0)
             return NULL;

@@ -36,6 +36,14 @@ class TimerHeap:
     def shift(self, delta: float, /) -> None: ...
     def verify(self) -> None: ...
 
+class ListedBase(WatcherBase):
+    _index: int
+
+class AsyncBase(ListedBase):
+    _sent: bool
+    def send(self) -> None:
+        """Wake the loop and have the callback called there (coalescing)."""
+
 class HeapBase:
     heap: list[tuple[float, int, Any]]
     dead: int

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .._core import AsyncBase
 from .base import ListedWatcher
 
 if TYPE_CHECKING:
     from .._loop import Loop
 
 
-class Async(ListedWatcher):
+class Async(AsyncBase, ListedWatcher):
     """Calls back in the loop's thread after ``send()``.
 
     ``send()`` may be called from any thread or from a signal handler; it
@@ -20,7 +21,7 @@ class Async(ListedWatcher):
     and a send on a closed loop does nothing.
     """
 
-    __slots__ = ("_sent",)
+    __slots__ = ()  # _sent: in the C base, whose send() is the hot path
 
     def __init__(self, callback: Callable[[Async, int], object], *, priority: int = 0, data: object = None) -> None:
         super().__init__(callback, priority, data)
@@ -31,15 +32,6 @@ class Async(ListedWatcher):
         """True from ``send()`` until the loop has noticed it (False inside
         the callback)."""
         return self._sent
-
-    def send(self) -> None:
-        """Wake the loop and have the callback called there (coalescing)."""
-        self._sent = True
-        loop = self._loop
-        if self._active and loop is not None and not loop._closed:
-            wakeup = loop._wakeup
-            if wakeup is not None:
-                wakeup.notify()
 
     def _list(self, loop: Loop) -> list[Any]:
         return loop._asyncs

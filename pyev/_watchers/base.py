@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from .._constants import MAXPRI, MINPRI, Error
-from .._core import LoopBase, WatcherBase
+from .._core import ListedBase, LoopBase, WatcherBase
 
 if TYPE_CHECKING:
     from .._loop import Loop
@@ -255,11 +255,11 @@ class Watcher(WatcherBase):
         return ""
 
 
-class ListedWatcher(Watcher):
+class ListedWatcher(ListedBase, Watcher):
     """A watcher kept in one of its loop's lists (O(1) start and stop: the
     last entry moves into the stopped watcher's place)."""
 
-    __slots__ = ("_index",)
+    __slots__ = ()  # _index: in the C base
 
     def __init__(self, callback: Callable[..., object] | None, priority: int, data: object) -> None:
         super().__init__(callback, priority, data)
