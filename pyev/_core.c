@@ -1327,7 +1327,10 @@ static int
 poll_masked(LoopObject *L, double timeout, PyObject **ready, int32_t *stack_pairs, int32_t **pairs,
             int *npairs)
 {
-    int masked = PyObject_IsTrue(L->poll_mask);
+    /* A poll that cannot block needs no mask: a signal arriving meanwhile
+       takes the handler path, as it does outside the poll (signals
+       benchmark: two system calls less per busy iteration). */
+    int masked = timeout > 0 ? PyObject_IsTrue(L->poll_mask) : 0;
     if (masked <= 0)
         return masked < 0 ? -1 : poll_backend(L, timeout, ready, stack_pairs, pairs, npairs);
     sigset_t block, previous;
