@@ -58,7 +58,6 @@ int pyev_signalfd_read(int fd, int *signums, int max);
 int pyev_inotify_init(void);
 int pyev_inotify_add_watch(int fd, const char *path, uint32_t mask);
 int pyev_inotify_rm_watch(int fd, int wd);
-int pyev_inotify_read(int fd, int *wds, uint32_t *masks, int max);
 
 long long pyev_statfs_type(const char *path);
 """
@@ -195,41 +194,6 @@ static int pyev_inotify_add_watch(int fd, const char *path, uint32_t mask)
 static int pyev_inotify_rm_watch(int fd, int wd)
 {
     return inotify_rm_watch(fd, wd) < 0 ? -errno : 0;
-}
-
-/* Drains the inotify fd into (wd, mask) pairs; names are not needed, since
-   every event is only a hint that is confirmed by a stat. */
-static int pyev_inotify_read(int fd, int *wds, uint32_t *masks, int max)
-{
-    char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
-    int total = 0;
-    for (;;) {
-        ssize_t got = read(fd, buf, sizeof buf);
-        if (got < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN)
-                break;
-            return total ? total : -errno;
-        }
-        if (got == 0)
-            break;
-        for (char *p = buf; p < buf + got;) {
-            struct inotify_event *ev = (struct inotify_event *)p;
-            if (total < max) {
-                wds[total] = ev->wd;
-                masks[total] = ev->mask;
-                ++total;
-            } else {
-                /* Too many to return: report an overflow so that every
-                   watcher is re-checked, which loses nothing. */
-                wds[max - 1] = -1;
-                masks[max - 1] = IN_Q_OVERFLOW;
-            }
-            p += sizeof *ev + ev->len;
-        }
-    }
-    return total;
 }
 
 static long long pyev_statfs_type(const char *path)
