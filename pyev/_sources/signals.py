@@ -71,7 +71,13 @@ def _python_handler(signum: int, frame: FrameType | None) -> None:
     if signum in _deferred:
         _finish_uninstall(signum, frame)
         return
-    route(signum)
+    # Route the signal to whoever watches it; any thread, any time.
+    owner = _owners.get(signum)
+    if owner is not None:
+        owner.mark(signum)
+    if signum in _subscribers:
+        for subscriber in list(_subscribers[signum]):
+            subscriber()
 
 
 def _finish_uninstall(signum: int, frame: FrameType | None) -> None:
@@ -84,15 +90,6 @@ def _finish_uninstall(signum: int, frame: FrameType | None) -> None:
         previous(signum, frame)
     elif previous in (None, signal.SIG_DFL):
         os.kill(os.getpid(), signum)  # the default action, now restored
-
-
-def route(signum: int) -> None:
-    """Deliver ``signum`` to whoever watches it. Any thread, any time."""
-    owner = _owners.get(signum)
-    if owner is not None:
-        owner.mark(signum)
-    for subscriber in list(_subscribers.get(signum, ())):
-        subscriber()
 
 
 def signal_pipe() -> int:
@@ -113,7 +110,16 @@ class _PipeHook:
         self.loop, self.fd = loop, fd
 
     def __call__(self) -> None:
-        drain_signal_pipe()
+        # Empty the signal pipe. Its bytes only wake loops: the Python handler
+        # routes each signal, exactly once (routing the bytes as well would
+        # deliver twice). The loop runs Python's handlers right after its
+        # poll, and a handler arms the loop's wake-up, which the loop takes
+        # after the hooks (see wakeup.py).
+        if _pipe is not None:
+            try:
+                os.read(_pipe[0], 4096)
+            except (BlockingIOError, InterruptedError):
+                pass
 
 
 def attach_pipe(loop: Loop) -> None:
@@ -125,20 +131,6 @@ def attach_pipe(loop: Loop) -> None:
             del loop._hooks[old]
     if not isinstance(loop._hooks.get(fd), _PipeHook):
         loop._add_hook(fd, _PipeHook(loop, fd))
-
-
-def drain_signal_pipe() -> None:
-    """Empty the signal pipe. Its bytes only wake loops: the Python handler
-    routes each signal, exactly once (routing the bytes as well would
-    deliver twice). The loop runs Python's handlers right after its poll,
-    and a handler arms the loop's wake-up, which the loop takes after the
-    hooks (see wakeup.py)."""
-    if _pipe is None:
-        return
-    try:
-        os.read(_pipe[0], 4096)
-    except (BlockingIOError, InterruptedError):
-        pass
 
 
 def _install(signum: int) -> None:
@@ -323,13 +315,15 @@ class SignalSource:
         """Note ``signum`` for this loop and wake it. Any thread."""
         self.pending.add(signum)
         wakeup = self.loop._wakeup
-        if wakeup is not None:
+        if wakeup is not None and not wakeup.armed:
             wakeup.notify()
 
     def dispatch(self) -> None:
         pending = self.pending
-        while pending:
-            self.deliver(self.loop, pending.pop())
+        if pending:
+            loop = self.loop
+            while pending:
+                self.deliver(loop, pending.pop())
 
     def deliver(self, loop: Loop, signum: int) -> None:
         """Queue every watcher of ``signum`` (also ``feed_signal_event``)."""

@@ -79,7 +79,9 @@ class Wakeup:
 
     def run_listeners(self) -> None:
         """Queue whatever the flags say (in the loop's thread)."""
-        self._loop._scan_asyncs()
+        loop = self._loop
+        if loop._asyncs:
+            loop._scan_asyncs()
         for listener in self.listeners:
             listener()
 
