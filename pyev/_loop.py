@@ -291,12 +291,10 @@ class Loop(LoopBase):
 
     # -- the pending queue -----------------------------------------------
 
-    def _unpend(self, w: Watcher) -> int:
-        revents = w._revents
-        assert revents is not None
-        self._pending[w._pidx].remove(w)
-        w._revents = None
-        return revents
+    if TYPE_CHECKING:  # in C (LoopBase, pyev/_core.c): the hot path
+
+        def invoke_pending(self) -> None:
+            """Invoke every pending watcher now, highest priority first."""
 
     # -- run -------------------------------------------------------------
 

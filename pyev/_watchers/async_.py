@@ -33,6 +33,12 @@ class Async(AsyncBase, ListedWatcher):
         the callback)."""
         return self._sent
 
+    if TYPE_CHECKING:  # send() is AsyncBase's, in C (async_send benchmark)
+
+        def send(self) -> None:
+            """Wake the loop and have the callback called there (coalescing).
+            Safe from any thread and from signal handlers; never blocks."""
+
     def _list(self, loop: Loop) -> list[Any]:
         return loop._asyncs
 

@@ -83,8 +83,18 @@ class Timer(TimerBase, Watcher):
         return self._after
 
     # start() and stop() are TimerBase's, in C (timer churn benchmark);
-    # the cases they do not handle themselves go to Watcher.start.
+    # the cases they do not handle themselves go to Watcher.start. The
+    # declarations below are for the type checker and the API reference.
     _start_general = Watcher.start
+
+    if TYPE_CHECKING:
+
+        def start(self, loop: Loop | None = None) -> Self:
+            """Arm the timer ``after`` seconds from the loop's ``now()`` (on the
+            default loop when ``loop`` is None)."""
+
+        def stop(self) -> None:
+            """Disarm the timer and clear its pending state."""
 
     def _start(self, loop: Loop) -> None:
         loop._timers.arm(self, loop._mn_now + self._after)
