@@ -260,3 +260,30 @@ def test_stopped_embed_no_longer_handles_the_inner_loop(
     assert rec.calls == []
     inner.run(ev.RUN_NOWAIT)
     assert rec.calls == [("io", ev.READ)]
+
+
+def test_async_sent_by_an_embedded_loops_own_callback_wakes_the_embedding_loop(
+    loop: ev.Loop, inner: ev.Loop, pipe: tuple[int, int]
+) -> None:
+    # A send made while the inner loop runs (inside the outer loop's sweep)
+    # skips the eventfd write, since the running loop looks at the flag
+    # itself; once that sweep's run() returns, the write must still happen,
+    # or the outer loop, which only polls the inner loop's fd, never wakes.
+    r, w = pipe
+    got: list[str] = []
+    async_w = ev.Async(lambda aw, revents: got.append("async")).start(inner)
+
+    def on_readable(io: ev.Io, revents: int) -> None:
+        os.read(r, 4096)
+        got.append("io")
+        async_w.send()
+
+    ev.Io(r, ev.READ, on_readable).start(inner)
+    embed = ev.Embed(inner).start(loop)
+    try:
+        run_until(loop, lambda: True)  # registers the inner watchers
+        os.write(w, b"x")
+        run_until(loop, lambda: "async" in got)
+        assert got == ["io", "async"]
+    finally:
+        embed.stop()
