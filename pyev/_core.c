@@ -40,7 +40,7 @@
 
 static PyObject *str_fork, *str_rebuild_after_fork, *str_flush_fd_changes,
     *str_read_wall_clock, *str_read_while_masked, *str_poll, *str_kill_fd,
-    *str_watchers, *str_armed, *str_take, *str_queue_expired_periodics,
+    *str_armed, *str_take, *str_queue_expired_periodics,
     *str_poll_timeout, *str_entry, *str_sweep;
 static PyObject *heappush_fn, *heappop_fn;
 /* revents objects for the phases, built once (idle benchmark: no int
@@ -729,6 +729,478 @@ static PyTypeObject HeapBase_Type = {
     .tp_methods = heapbase_methods,
 };
 
+/* -- the fd table ---------------------------------------------------------- */
+
+/* fd -> Io watchers, and the interest changes waiting for the backend: a C
+   array indexed by fd (memory_io benchmark: a dict of Python slot objects
+   holding tuples cost over 150 bytes per watched fd). What the slots mean,
+   and their invariants F1-F4, are stated in _fdtable.py. A slot holds no
+   watcher (NULL), one Io watcher itself, or a tuple of two or more. */
+typedef struct {
+    PyObject *watchers;
+    int kmask;              /* what the backend was last told */
+    unsigned char used;     /* the slot exists (the dict entry it replaces) */
+    unsigned char dirty;    /* listed in changes */
+    unsigned char reopened; /* register afresh at the next flush */
+} FdSlot;
+
+typedef struct {
+    PyObject_HEAD
+    FdSlot *slots;
+    Py_ssize_t nslots;
+    int *changes;
+    Py_ssize_t nchanges, capchanges;
+    PyObject *backend;
+} FdTableObject;
+
+static PyObject *
+fdtable_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    FdTableObject *self = (FdTableObject *)type->tp_alloc(type, 0);
+    if (self != NULL)
+        self->backend = Py_NewRef(Py_None);
+    return (PyObject *)self;
+}
+
+static int
+fdtable_init(FdTableObject *self, PyObject *args, PyObject *kwds)
+{
+    PyObject *backend;
+    if (!PyArg_ParseTuple(args, "O:FdTable", &backend))
+        return -1;
+    Py_XSETREF(self->backend, Py_NewRef(backend));
+    return 0;
+}
+
+static int
+fdtable_traverse(FdTableObject *self, visitproc visit, void *arg)
+{
+    for (Py_ssize_t i = 0; i < self->nslots; i++)
+        Py_VISIT(self->slots[i].watchers);
+    Py_VISIT(self->backend);
+    return 0;
+}
+
+static int
+fdtable_clear(FdTableObject *self)
+{
+    for (Py_ssize_t i = 0; i < self->nslots; i++)
+        Py_CLEAR(self->slots[i].watchers);
+    Py_CLEAR(self->backend);
+    return 0;
+}
+
+static void
+fdtable_dealloc(FdTableObject *self)
+{
+    PyObject_GC_UnTrack(self);
+    fdtable_clear(self);
+    PyMem_Free(self->slots);
+    PyMem_Free(self->changes);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* The slot of fd, growing the array as needed; NULL (with an error) for a
+   negative fd or no memory. */
+static FdSlot *
+fdtable_slot(FdTableObject *t, int fd)
+{
+    if (fd < 0) {
+        PyErr_Format(PyExc_ValueError, "bad fd %d", fd);
+        return NULL;
+    }
+    if (fd >= t->nslots) {
+        Py_ssize_t n = t->nslots ? t->nslots : 64;
+        while (n <= fd)
+            n *= 2;
+        FdSlot *slots = PyMem_Realloc(t->slots, (size_t)n * sizeof(FdSlot));
+        if (slots == NULL) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        memset(slots + t->nslots, 0, (size_t)(n - t->nslots) * sizeof(FdSlot));
+        t->slots = slots;
+        t->nslots = n;
+    }
+    return &t->slots[fd];
+}
+
+/* The used slot of fd, or NULL (no error) if there is none. */
+static FdSlot *
+fdtable_find(FdTableObject *t, long fd)
+{
+    if (fd < 0 || fd >= t->nslots || !t->slots[fd].used)
+        return NULL;
+    return &t->slots[fd];
+}
+
+static int
+fdtable_mark(FdTableObject *t, int fd, FdSlot *slot)
+{
+    if (slot->dirty)
+        return 0;
+    if (t->nchanges == t->capchanges) {
+        Py_ssize_t cap = t->capchanges ? 2 * t->capchanges : 64;
+        int *changes = PyMem_Realloc(t->changes, (size_t)cap * sizeof(int));
+        if (changes == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        t->changes = changes;
+        t->capchanges = cap;
+    }
+    t->changes[t->nchanges++] = fd;
+    slot->dirty = 1;
+    return 0;
+}
+
+/* A new tuple of the slot's watchers. */
+static PyObject *
+slot_tuple(FdSlot *slot)
+{
+    if (slot->watchers == NULL)
+        return PyTuple_New(0);
+    if (PyTuple_Check(slot->watchers))
+        return Py_NewRef(slot->watchers);
+    return PyTuple_Pack(1, slot->watchers);
+}
+
+static int
+check_io(PyObject *w)
+{
+    if (!PyObject_TypeCheck(w, &IoBase_Type)) {
+        PyErr_Format(PyExc_TypeError, "expected an Io watcher, got %.100s", Py_TYPE(w)->tp_name);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+fdtable_add(FdTableObject *self, PyObject *w)
+{
+    if (check_io(w) < 0)
+        return NULL;
+    int fd = ((IoObject *)w)->fd;
+    FdSlot *slot = fdtable_slot(self, fd);
+    if (slot == NULL)
+        return NULL;
+    PyObject *watchers;
+    if (slot->watchers == NULL) {
+        watchers = Py_NewRef(w);
+    } else if (PyTuple_Check(slot->watchers)) {
+        Py_ssize_t n = PyTuple_GET_SIZE(slot->watchers);
+        watchers = PyTuple_New(n + 1);
+        if (watchers == NULL)
+            return NULL;
+        for (Py_ssize_t i = 0; i < n; i++)
+            PyTuple_SET_ITEM(watchers, i, Py_NewRef(PyTuple_GET_ITEM(slot->watchers, i)));
+        PyTuple_SET_ITEM(watchers, n, Py_NewRef(w));
+    } else {
+        watchers = PyTuple_Pack(2, slot->watchers, w);
+        if (watchers == NULL)
+            return NULL;
+    }
+    if (fdtable_mark(self, fd, slot) < 0) {
+        Py_DECREF(watchers);
+        return NULL;
+    }
+    if (!slot->used || slot->watchers == NULL)
+        slot->reopened = 1; /* the number may name a new file by now */
+    slot->used = 1;
+    Py_XSETREF(slot->watchers, watchers);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+fdtable_remove(FdTableObject *self, PyObject *w)
+{
+    if (check_io(w) < 0)
+        return NULL;
+    int fd = ((IoObject *)w)->fd;
+    FdSlot *slot = fdtable_find(self, fd);
+    if (slot == NULL)
+        return PyErr_Format(PyExc_KeyError, "fd %d has no slot", fd);
+    PyObject *watchers = NULL;
+    if (slot->watchers != NULL && PyTuple_Check(slot->watchers)) {
+        Py_ssize_t n = PyTuple_GET_SIZE(slot->watchers), kept = 0;
+        PyObject *rest[2] = {NULL, NULL};
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *x = PyTuple_GET_ITEM(slot->watchers, i);
+            if (x != w && kept < 2)
+                rest[kept] = x;
+            kept += x != w;
+        }
+        if (kept == 1) {
+            watchers = Py_NewRef(rest[0]);
+        } else if (kept > 1) {
+            watchers = PyTuple_New(kept);
+            if (watchers == NULL)
+                return NULL;
+            for (Py_ssize_t i = 0, j = 0; i < n; i++) {
+                PyObject *x = PyTuple_GET_ITEM(slot->watchers, i);
+                if (x != w)
+                    PyTuple_SET_ITEM(watchers, j++, Py_NewRef(x));
+            }
+        }
+    } else if (slot->watchers != NULL && slot->watchers != w) {
+        watchers = Py_NewRef(slot->watchers);
+    }
+    if (fdtable_mark(self, fd, slot) < 0) {
+        Py_XDECREF(watchers);
+        return NULL;
+    }
+    Py_XSETREF(slot->watchers, watchers);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+fdtable_touch(FdTableObject *self, PyObject *arg)
+{
+    long fd = PyLong_AsLong(arg);
+    if (fd == -1 && PyErr_Occurred())
+        return NULL;
+    FdSlot *slot = fdtable_find(self, fd);
+    if (slot == NULL)
+        return PyErr_Format(PyExc_KeyError, "fd %ld has no slot", fd);
+    if (fdtable_mark(self, (int)fd, slot) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static int
+slot_wants(FdSlot *slot)
+{
+    if (slot->watchers == NULL)
+        return 0;
+    if (!PyTuple_Check(slot->watchers))
+        return ((IoObject *)slot->watchers)->events;
+    int want = 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(slot->watchers); i++)
+        want |= ((IoObject *)PyTuple_GET_ITEM(slot->watchers, i))->events;
+    return want;
+}
+
+/* backend.modify(fd, old, new, reopened); 1 if it raised OSError (cleared). */
+static int
+call_modify(FdTableObject *t, int fd, int old, int new, int reopened)
+{
+    PyObject *backend = Py_NewRef(t->backend);
+    PyObject *r = PyObject_CallMethod(backend, "modify", "iiiO", fd, old, new, reopened ? Py_True : Py_False);
+    Py_DECREF(backend);
+    if (r != NULL) {
+        Py_DECREF(r);
+        return 0;
+    }
+    if (PyErr_ExceptionMatches(PyExc_OSError)) {
+        PyErr_Clear();
+        return 1;
+    }
+    return -1;
+}
+
+/* Push pending changes to the backend; return the fds it refused. */
+static PyObject *
+fdtable_flush(FdTableObject *self, PyObject *unused)
+{
+    PyObject *failed = PyList_New(0);
+    if (failed == NULL)
+        return NULL;
+    /* Take the list first: a change made meanwhile starts a new one. */
+    int *changes = self->changes;
+    Py_ssize_t n = self->nchanges;
+    self->changes = NULL;
+    self->nchanges = self->capchanges = 0;
+    Py_ssize_t i = 0;
+    for (; i < n; i++) {
+        int fd = changes[i];
+        FdSlot *slot = fdtable_find(self, fd);
+        if (slot == NULL || !slot->dirty)
+            continue;
+        slot->dirty = 0;
+        int want = slot_wants(slot);
+        if (want != slot->kmask || (slot->reopened && want)) {
+            int rc = call_modify(self, fd, slot->kmask, want, slot->reopened);
+            slot = fdtable_find(self, fd); /* the array may have moved */
+            if (rc < 0) {
+                if (slot != NULL && fdtable_mark(self, fd, slot) < 0)
+                    PyErr_Clear(); /* keep the original error */
+                i++;
+                goto fail;
+            }
+            if (slot == NULL)
+                continue;
+            if (rc == 1) {
+                slot->kmask = 0;
+                PyObject *f = PyLong_FromLong(fd);
+                if (f == NULL || PyList_Append(failed, f) < 0) {
+                    Py_XDECREF(f);
+                    i++;
+                    goto fail;
+                }
+                Py_DECREF(f);
+                continue;
+            }
+            slot->kmask = want;
+        }
+        slot->reopened = 0;
+        if (slot->watchers == NULL && !slot->kmask)
+            slot->used = 0;
+    }
+    PyMem_Free(changes);
+    return failed;
+fail:
+    /* the rest stay to be flushed next time */
+    for (; i < n; i++) {
+        FdSlot *slot = fdtable_find(self, changes[i]);
+        if (slot != NULL && slot->dirty) {
+            slot->dirty = 0;
+            if (fdtable_mark(self, changes[i], slot) < 0)
+                PyErr_Clear();
+        }
+    }
+    PyMem_Free(changes);
+    Py_DECREF(failed);
+    return NULL;
+}
+
+/* After fork: every slot registers afresh at the next flush; a kernel
+   registration nothing wants any more is dropped from the rebuilt set. */
+static PyObject *
+fdtable_reregister_all(FdTableObject *self, PyObject *unused)
+{
+    for (Py_ssize_t fd = 0; fd < self->nslots; fd++) {
+        FdSlot *slot = &self->slots[fd];
+        if (!slot->used)
+            continue;
+        if (slot->kmask && !slot_wants(slot)) {
+            int rc = call_modify(self, (int)fd, slot->kmask, 0, 0);
+            if (rc < 0)
+                return NULL;
+            slot = &self->slots[fd];
+        }
+        slot->kmask = 0;
+        slot->reopened = 1;
+        if (fdtable_mark(self, (int)fd, slot) < 0)
+            return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+fdtable_watchers(FdTableObject *self, PyObject *arg)
+{
+    long fd = PyLong_AsLong(arg);
+    if (fd == -1 && PyErr_Occurred())
+        return NULL;
+    FdSlot *slot = fdtable_find(self, fd);
+    return slot == NULL ? PyTuple_New(0) : slot_tuple(slot);
+}
+
+static PyObject *
+fdtable_all_watchers(FdTableObject *self, PyObject *unused)
+{
+    PyObject *all = PyList_New(0);
+    if (all == NULL)
+        return NULL;
+    for (Py_ssize_t fd = 0; fd < self->nslots; fd++) {
+        FdSlot *slot = &self->slots[fd];
+        if (!slot->used || slot->watchers == NULL)
+            continue;
+        PyObject *t = slot_tuple(slot);
+        if (t == NULL || _PyList_Extend((PyListObject *)all, t) == NULL) {
+            Py_XDECREF(t);
+            Py_DECREF(all);
+            return NULL;
+        }
+        Py_DECREF(Py_None); /* _PyList_Extend returns a new None */
+        Py_DECREF(t);
+    }
+    return all;
+}
+
+/* (fd, watchers, kmask, dirty, reopened) per slot, for verify. */
+static PyObject *
+fdtable_snapshot(FdTableObject *self, PyObject *unused)
+{
+    PyObject *list = PyList_New(0);
+    if (list == NULL)
+        return NULL;
+    for (Py_ssize_t fd = 0; fd < self->nslots; fd++) {
+        FdSlot *slot = &self->slots[fd];
+        if (!slot->used)
+            continue;
+        PyObject *t = slot_tuple(slot);
+        PyObject *item = t == NULL ? NULL
+                                   : Py_BuildValue("(nNiOO)", fd, t, slot->kmask, slot->dirty ? Py_True : Py_False,
+                                                   slot->reopened ? Py_True : Py_False);
+        if (item == NULL || PyList_Append(list, item) < 0) {
+            Py_XDECREF(item);
+            Py_DECREF(list);
+            return NULL;
+        }
+        Py_DECREF(item);
+    }
+    return list;
+}
+
+static PyObject *
+fdtable_get_changes(FdTableObject *self, void *closure)
+{
+    PyObject *list = PyList_New(self->nchanges);
+    if (list == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < self->nchanges; i++) {
+        PyObject *fd = PyLong_FromLong(self->changes[i]);
+        if (fd == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, i, fd);
+    }
+    return list;
+}
+
+static PyMethodDef fdtable_methods[] = {
+    {"add", (PyCFunction)fdtable_add, METH_O, "Start watching: add an active Io watcher to its fd's slot."},
+    {"remove", (PyCFunction)fdtable_remove, METH_O, "Take an Io watcher out of its fd's slot."},
+    {"touch", (PyCFunction)fdtable_touch, METH_O, "fd's interest changed: tell the backend at the next flush."},
+    {"flush", (PyCFunction)fdtable_flush, METH_NOARGS,
+     "Push pending changes to the backend; return the fds it refused."},
+    {"reregister_all", (PyCFunction)fdtable_reregister_all, METH_NOARGS,
+     "After fork: make every slot register afresh at the next flush."},
+    {"watchers", (PyCFunction)fdtable_watchers, METH_O, "The Io watchers of fd, as a tuple."},
+    {"all_watchers", (PyCFunction)fdtable_all_watchers, METH_NOARGS, "Every Io watcher in the table."},
+    {"snapshot", (PyCFunction)fdtable_snapshot, METH_NOARGS,
+     "(fd, watchers, kmask, dirty, reopened) for every slot (for verify)."},
+    {NULL},
+};
+
+static PyGetSetDef fdtable_getset[] = {
+    {"changes", (getter)fdtable_get_changes, NULL, "The fds waiting to be flushed, in order.", NULL},
+    {NULL},
+};
+
+static PyMemberDef fdtable_members[] = {
+    {"backend", T_OBJECT, offsetof(FdTableObject, backend), READONLY, NULL},
+    {NULL},
+};
+
+static PyTypeObject FdTableBase_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "pyev._core.FdTableBase",
+    .tp_basicsize = sizeof(FdTableObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "FdTableBase(backend): fd -> Io watchers, and the changes waiting for the backend.",
+    .tp_new = fdtable_new,
+    .tp_init = (initproc)fdtable_init,
+    .tp_traverse = (traverseproc)fdtable_traverse,
+    .tp_clear = (inquiry)fdtable_clear,
+    .tp_dealloc = (destructor)fdtable_dealloc,
+    .tp_methods = fdtable_methods,
+    .tp_getset = fdtable_getset,
+    .tp_members = fdtable_members,
+};
+
 /* -- Loop ----------------------------------------------------------------- */
 
 typedef struct {
@@ -740,8 +1212,7 @@ typedef struct {
     PyObject *forks;      /* _forks */
     PyObject *timers;     /* _timers: a TimerHeap */
     PyObject *periodics;  /* _periodics: a HeapBase */
-    PyObject *fd_slots;   /* _fd_slots: the fd table's slots dict */
-    PyObject *fd_changes; /* _fd_changes: the fd table's change list */
+    PyObject *fdtable;    /* _fdtable: an FdTableBase */
     PyObject *hooks;      /* _hooks: fd -> callable */
     PyObject *backend;    /* _backend */
     PyObject *wakeup;     /* _wakeup */
@@ -770,8 +1241,8 @@ loopbase_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     if (self == NULL)
         return NULL;
     PyObject **objs[] = {&self->pending, &self->idles, &self->prepares, &self->checks,
-                         &self->forks, &self->timers, &self->periodics, &self->fd_slots,
-                         &self->fd_changes, &self->hooks, &self->backend, &self->wakeup,
+                         &self->forks, &self->timers, &self->periodics, &self->fdtable,
+                         &self->hooks, &self->backend, &self->wakeup,
                          &self->poll_mask, &self->waiter_owner};
     for (size_t i = 0; i < sizeof(objs) / sizeof(objs[0]); i++)
         *objs[i] = Py_NewRef(Py_None);
@@ -781,8 +1252,8 @@ loopbase_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 }
 
 #define LOOP_OBJECTS(X)                                                                    \
-    X(pending) X(idles) X(prepares) X(checks) X(forks) X(timers) X(periodics) X(fd_slots) \
-    X(fd_changes) X(hooks) X(backend) X(wakeup) X(poll_mask) X(waiter_owner)
+    X(pending) X(idles) X(prepares) X(checks) X(forks) X(timers) X(periodics) X(fdtable) \
+    X(hooks) X(backend) X(wakeup) X(poll_mask) X(waiter_owner)
 
 static int
 loopbase_traverse(LoopObject *self, visitproc visit, void *arg)
@@ -1076,19 +1547,52 @@ poll_timeout(LoopObject *L)
     return timeout > 0 ? timeout : 0.0;
 }
 
-/* The Io watchers of a ready fd get the bits they watch; a hook (the
-   loop's own fds) runs at once; an fd reported broken is killed. */
+/* L._kill_fd(fd) */
 static int
-dispatch_fd(LoopObject *L, PyObject *fd, long got)
+kill_fd(LoopObject *L, long fd)
 {
-    PyObject *slot = NULL;
-    if (PyDict_Check(L->fd_slots)) {
-        slot = PyDict_GetItemWithError(L->fd_slots, fd);
-        if (slot == NULL && PyErr_Occurred())
-            return -1;
+    PyObject *fdobj = PyLong_FromLong(fd);
+    if (fdobj == NULL)
+        return -1;
+    PyObject *r = PyObject_CallMethodOneArg((PyObject *)L, str_kill_fd, fdobj);
+    Py_DECREF(fdobj);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+static int
+queue_io(LoopObject *L, PyObject *w, long got)
+{
+    long bits = ((IoObject *)w)->events & got;
+    if (!bits)
+        return 0;
+    PyObject *b = PyLong_FromLong(bits); /* 1..3: cached small ints */
+    int rc = b == NULL ? -1 : queue_event(L, (WatcherObject *)w, b);
+    Py_XDECREF(b);
+    return rc;
+}
+
+/* The Io watchers of a ready fd get the bits they watch; a hook (the
+   loop's own fds) runs at once; an fd reported broken is killed. No call
+   into Python happens while a slot is read, except the two that end it. */
+static int
+dispatch_fd(LoopObject *L, long fd, long got)
+{
+    if (!PyObject_TypeCheck(L->fdtable, &FdTableBase_Type)) {
+        PyErr_SetString(PyExc_SystemError, "Loop._fdtable is not an FdTable");
+        return -1;
     }
+    FdSlot *slot = fdtable_find((FdTableObject *)L->fdtable, fd);
     if (slot == NULL) {
-        PyObject *hook = PyDict_Check(L->hooks) ? PyDict_GetItemWithError(L->hooks, fd) : NULL;
+        if (!PyDict_Check(L->hooks))
+            return 0;
+        PyObject *fdobj = PyLong_FromLong(fd);
+        if (fdobj == NULL)
+            return -1;
+        PyObject *hook = PyDict_GetItemWithError(L->hooks, fdobj);
+        Py_DECREF(fdobj);
         if (hook == NULL)
             return PyErr_Occurred() ? -1 : 0;
         Py_INCREF(hook);
@@ -1099,35 +1603,17 @@ dispatch_fd(LoopObject *L, PyObject *fd, long got)
         Py_DECREF(r);
         return 0;
     }
-    if (got & EV_ERROR) {
-        PyObject *r = PyObject_CallMethodOneArg((PyObject *)L, str_kill_fd, fd);
-        if (r == NULL)
-            return -1;
-        Py_DECREF(r);
-        return 0;
-    }
-    PyObject *watchers = PyObject_GetAttr(slot, str_watchers);
+    if (got & EV_ERROR)
+        return kill_fd(L, fd);
+    PyObject *watchers = slot->watchers;
     if (watchers == NULL)
-        return -1;
+        return 0;
+    if (!PyTuple_Check(watchers))
+        return queue_io(L, watchers, got);
+    Py_INCREF(watchers);
     int rc = 0;
-    if (!PyTuple_Check(watchers)) {
-        PyErr_SetString(PyExc_SystemError, "FdSlot.watchers is not a tuple");
-        rc = -1;
-    }
-    for (Py_ssize_t j = 0; rc == 0 && j < PyTuple_GET_SIZE(watchers); j++) {
-        PyObject *w = PyTuple_GET_ITEM(watchers, j);
-        if (!PyObject_TypeCheck(w, &IoBase_Type)) {
-            PyErr_SetString(PyExc_SystemError, "fd table holds a non-Io watcher");
-            rc = -1;
-            break;
-        }
-        long bits = ((IoObject *)w)->events & got;
-        if (bits) {
-            PyObject *b = PyLong_FromLong(bits); /* 1..3: cached small ints */
-            rc = b == NULL ? -1 : queue_event(L, (WatcherObject *)w, b);
-            Py_XDECREF(b);
-        }
-    }
+    for (Py_ssize_t j = 0; rc == 0 && j < PyTuple_GET_SIZE(watchers); j++)
+        rc = queue_io(L, PyTuple_GET_ITEM(watchers, j), got);
     Py_DECREF(watchers);
     return rc;
 }
@@ -1136,15 +1622,15 @@ dispatch_fd(LoopObject *L, PyObject *fd, long got)
 static int
 dispatch(LoopObject *L, PyObject *ready)
 {
-    for (Py_ssize_t i = 0; i + 1 < PyList_GET_SIZE(ready); i += 2) {
-        PyObject *fd = Py_NewRef(PyList_GET_ITEM(ready, i));
+    Py_INCREF(ready);
+    int rc = 0;
+    for (Py_ssize_t i = 0; rc == 0 && i + 1 < PyList_GET_SIZE(ready); i += 2) {
+        long fd = PyLong_AsLong(PyList_GET_ITEM(ready, i));
         long got = PyLong_AsLong(PyList_GET_ITEM(ready, i + 1));
-        int rc = (got == -1 && PyErr_Occurred()) ? -1 : dispatch_fd(L, fd, got);
-        Py_DECREF(fd);
-        if (rc < 0)
-            return -1;
+        rc = PyErr_Occurred() ? -1 : dispatch_fd(L, fd, got);
     }
-    return 0;
+    Py_DECREF(ready);
+    return rc;
 }
 
 /* pairs: n (fd, bits) pairs straight from pyev_epoll_wait. */
@@ -1152,12 +1638,7 @@ static int
 dispatch_pairs(LoopObject *L, const int32_t *pairs, int n)
 {
     for (int i = 0; i < n; i++) {
-        PyObject *fd = PyLong_FromLong(pairs[2 * i]);
-        if (fd == NULL)
-            return -1;
-        int rc = dispatch_fd(L, fd, pairs[2 * i + 1]);
-        Py_DECREF(fd);
-        if (rc < 0)
+        if (dispatch_fd(L, pairs[2 * i], pairs[2 * i + 1]) < 0)
             return -1;
     }
     return 0;
@@ -1404,7 +1885,8 @@ iterate(LoopObject *L, int flags)
     /* 5-6. kernel state: rebuild after fork, then pending fd changes */
     if (L->postfork && call_method0((PyObject *)L, str_rebuild_after_fork) < 0)
         return -1;
-    if (nonempty_list(L->fd_changes) && call_method0((PyObject *)L, str_flush_fd_changes) < 0)
+    if (PyObject_TypeCheck(L->fdtable, &FdTableBase_Type) && ((FdTableObject *)L->fdtable)->nchanges &&
+        call_method0((PyObject *)L, str_flush_fd_changes) < 0)
         return -1;
     /* 7-8. time, and how long the poll may block */
     if (update_time(L) < 0)
@@ -1582,8 +2064,7 @@ static PyMemberDef loopbase_members[] = {
     OBJ("_forks", forks),
     OBJ("_timers", timers),
     OBJ("_periodics", periodics),
-    OBJ("_fd_slots", fd_slots),
-    OBJ("_fd_changes", fd_changes),
+    OBJ("_fdtable", fdtable),
     OBJ("_hooks", hooks),
     OBJ("_backend", backend),
     OBJ("_wakeup", wakeup),
@@ -1784,7 +2265,7 @@ PyInit__core(void)
         intern(&str_flush_fd_changes, "_flush_fd_changes") < 0 ||
         intern(&str_read_wall_clock, "_read_wall_clock") < 0 ||
         intern(&str_read_while_masked, "_read_while_masked") < 0 || intern(&str_poll, "poll") < 0 ||
-        intern(&str_kill_fd, "_kill_fd") < 0 || intern(&str_watchers, "watchers") < 0 ||
+        intern(&str_kill_fd, "_kill_fd") < 0 ||
         intern(&str_armed, "armed") < 0 || intern(&str_take, "take") < 0 ||
         intern(&str_queue_expired_periodics, "_queue_expired_periodics") < 0 ||
         intern(&str_poll_timeout, "_poll_timeout") < 0 || intern(&str_entry, "_entry") < 0 ||
@@ -1812,7 +2293,8 @@ PyInit__core(void)
     TimerBase_Type.tp_base = &WatcherBase_Type;
     IoBase_Type.tp_base = &WatcherBase_Type;
     PyTypeObject *types[] = {&WatcherBase_Type, &TimerBase_Type, &IoBase_Type, &ListedBase_Type,
-                             &AsyncBase_Type, &TimerHeap_Type, &HeapBase_Type, &LoopBase_Type};
+                             &AsyncBase_Type, &TimerHeap_Type, &HeapBase_Type, &FdTableBase_Type,
+                             &LoopBase_Type};
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
         if (PyType_Ready(types[i]) < 0)
             return NULL;

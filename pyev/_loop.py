@@ -110,7 +110,6 @@ class Loop(LoopBase):
     # Fields the iteration reads live in the C base, LoopBase (pyev/_core.c).
     __slots__ = (
         "data",
-        "_fdtable",
         "_cleanups",
         "_asyncs",
         "_refs",
@@ -143,8 +142,6 @@ class Loop(LoopBase):
         self._closed = True  # until the backend exists, so __del__ is safe
         self._backend = _backends.create(backend)
         self._fdtable = FdTable(self._backend)
-        self._fd_slots = self._fdtable.slots
-        self._fd_changes = self._fdtable.changes
         waiter = getattr(self._backend, "c_waiter", None)
         if waiter is not None:
             self._set_c_waiter(waiter, *waiter.c_addresses())
@@ -335,10 +332,7 @@ class Loop(LoopBase):
 
     def _kill_fd(self, fd: int) -> None:
         """The fd cannot be watched: stop its watchers and give them ERROR."""
-        slot = self._fdtable.slots.get(fd)
-        if slot is None:
-            return
-        for w in list(slot.watchers):
+        for w in self._fdtable.watchers(fd):
             w.stop()
             self._queue(w, ERROR | w._events)
 
@@ -414,10 +408,7 @@ class Loop(LoopBase):
         if fd < 0:
             raise ValueError(f"fd must be >= 0, not {fd}")
         self._check_open()
-        slot = self._fdtable.slots.get(fd)
-        if slot is None:
-            return
-        for w in slot.watchers:
+        for w in self._fdtable.watchers(fd):
             bits = revents & w._events
             if bits:
                 self._queue(w, bits)
@@ -553,8 +544,7 @@ class Loop(LoopBase):
 
     def _all_watchers(self) -> list[Watcher]:
         found: list[Watcher] = []
-        for slot in self._fdtable.slots.values():
-            found.extend(slot.watchers)
+        found.extend(self._fdtable.all_watchers())
         found.extend(self._timers.live())
         found.extend(self._periodics.live())
         for idles in self._idles:
