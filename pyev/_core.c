@@ -19,6 +19,7 @@
 #include <Python.h>
 #include <structmember.h>
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,6 +55,43 @@ monotonic_now(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
+
+/* -- object fields ---------------------------------------------------------- */
+
+/* An object field as a Python attribute that cannot be deleted: the C code
+   relies on it never being NULL. closure: the field's offset. */
+static PyObject *
+field_get(PyObject *self, void *closure)
+{
+    PyObject *v = *(PyObject **)((char *)self + (Py_ssize_t)closure);
+    return Py_NewRef(v != NULL ? v : Py_None);
+}
+
+static int
+field_set(PyObject *self, PyObject *value, void *closure)
+{
+    if (value == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "this attribute cannot be deleted");
+        return -1;
+    }
+    PyObject **field = (PyObject **)((char *)self + (Py_ssize_t)closure);
+    Py_XSETREF(*field, Py_NewRef(value));
+    return 0;
+}
+
+/* A list-valued field: the C code reads it with the list macros. */
+static int
+list_field_set(PyObject *self, PyObject *value, void *closure)
+{
+    if (value != NULL && !PyList_CheckExact(value)) {
+        PyErr_Format(PyExc_TypeError, "must be a list, not %.100s", Py_TYPE(value)->tp_name);
+        return -1;
+    }
+    return field_set(self, value, closure);
+}
+
+#define FIELD(name, type, field) {name, field_get, field_set, NULL, (void *)offsetof(type, field)}
+#define LIST_FIELD(name, type, field) {name, field_get, list_field_set, NULL, (void *)offsetof(type, field)}
 
 /* -- Watcher -------------------------------------------------------------- */
 
@@ -110,11 +148,28 @@ watcher_dealloc(WatcherObject *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
+/* _revents: None, or an exact int (so that OR-ing two never runs Python). */
+static int
+revents_set(WatcherObject *self, PyObject *value, void *closure)
+{
+    if (value == NULL || value == Py_None)
+        return field_set((PyObject *)self, value, closure);
+    PyObject *bits = PyNumber_Index(value);
+    if (bits == NULL)
+        return -1;
+    Py_SETREF(self->revents, bits);
+    return 0;
+}
+
+static PyGetSetDef watcher_getset[] = {
+    FIELD("_loop", WatcherObject, loop),
+    FIELD("_callback", WatcherObject, callback),
+    {"_revents", field_get, (setter)revents_set, NULL, (void *)offsetof(WatcherObject, revents)},
+    {"data", field_get, field_set, "Free for the user.", (void *)offsetof(WatcherObject, data)},
+    {NULL},
+};
+
 static PyMemberDef watcher_members[] = {
-    {"_loop", T_OBJECT, offsetof(WatcherObject, loop), 0, NULL},
-    {"_callback", T_OBJECT, offsetof(WatcherObject, callback), 0, NULL},
-    {"_revents", T_OBJECT, offsetof(WatcherObject, revents), 0, NULL},
-    {"data", T_OBJECT, offsetof(WatcherObject, data), 0, "Free for the user."},
     {"_pidx", T_INT, offsetof(WatcherObject, pidx), 0, NULL},
     {"_active", T_BOOL, offsetof(WatcherObject, active), 0, NULL},
     {"_keepalive", T_BOOL, offsetof(WatcherObject, keepalive), 0, NULL},
@@ -132,6 +187,7 @@ static PyTypeObject WatcherBase_Type = {
     .tp_clear = (inquiry)watcher_clear,
     .tp_dealloc = (destructor)watcher_dealloc,
     .tp_members = watcher_members,
+    .tp_getset = watcher_getset,
 };
 
 #define IS_PENDING(w) ((w)->revents != Py_None && (w)->revents != NULL)
@@ -335,6 +391,10 @@ sift_down(TimerHeapObject *h, Py_ssize_t i)
 static int
 theap_push(TimerHeapObject *h, TimerObject *w, double at)
 {
+    if (w->hindex >= 0) {
+        PyErr_SetString(PyExc_SystemError, "timer is already in a timer heap (T3)");
+        return -1;
+    }
     if (h->len == h->cap) {
         Py_ssize_t cap = h->cap ? 2 * h->cap : 64;
         TimerNode *nodes = PyMem_Realloc(h->nodes, (size_t)cap * sizeof(TimerNode));
@@ -352,12 +412,12 @@ theap_push(TimerHeapObject *h, TimerObject *w, double at)
     return 0;
 }
 
-/* Take w out; returns the heap's reference to w, which the caller owns. */
+/* Take out the node at i; returns the heap's reference to its timer,
+   which the caller owns. */
 static TimerObject *
-theap_remove(TimerHeapObject *h, TimerObject *w)
+theap_remove_at(TimerHeapObject *h, Py_ssize_t i)
 {
-    Py_ssize_t i = w->hindex;
-    assert(i >= 0 && i < h->len && h->nodes[i].w == w);
+    TimerObject *w = h->nodes[i].w;
     w->hindex = -1;
     TimerNode last = h->nodes[--h->len];
     if (i < h->len) {
@@ -369,6 +429,13 @@ theap_remove(TimerHeapObject *h, TimerObject *w)
             sift_down(h, i);
     }
     return w;
+}
+
+/* Take w out (it must be held: see theap_holds). */
+static TimerObject *
+theap_remove(TimerHeapObject *h, TimerObject *w)
+{
+    return theap_remove_at(h, w->hindex);
 }
 
 /* Move w (in the heap) to a new deadline, as if armed anew. */
@@ -488,8 +555,11 @@ theap_shift(TimerHeapObject *h, PyObject *arg)
     double delta = PyFloat_AsDouble(arg);
     if (delta == -1.0 && PyErr_Occurred())
         return NULL;
-    for (Py_ssize_t i = 0; i < h->len; i++) /* order is unchanged */
+    for (Py_ssize_t i = 0; i < h->len; i++)
         h->nodes[i].w->at = h->nodes[i].at += delta;
+    /* rounding can make deadlines 1 ulp apart equal: restore T1 */
+    for (Py_ssize_t i = h->len / 2 - 1; i >= 0; i--)
+        sift_down(h, i);
     Py_RETURN_NONE;
 }
 
@@ -605,8 +675,10 @@ heap_push(HeapObject *h, double deadline, PyObject *w)
     PyTuple_SET_ITEM(entry, 0, d);
     PyTuple_SET_ITEM(entry, 1, s);
     PyTuple_SET_ITEM(entry, 2, Py_NewRef(w));
-    PyObject *args[2] = {h->heap, entry};
+    PyObject *heap = Py_NewRef(h->heap); /* comparisons may run Python code */
+    PyObject *args[2] = {heap, entry};
     PyObject *r = PyObject_Vectorcall(heappush_fn, args, 2, NULL);
+    Py_DECREF(heap);
     if (r == NULL) {
         Py_DECREF(entry);
         return NULL;
@@ -659,31 +731,61 @@ entry_of(PyObject *w)
 
 /* Drop dead entries off the top; 1 and *deadline set if a live one is
    left, 0 if the heap is empty, -1 on error. */
+/* The periodic heap's top entry, checked to be a (deadline, seq, watcher)
+   tuple (borrowed), or NULL with an error. */
+static PyObject *
+heap_top(PyObject *heap)
+{
+    PyObject *top = PyList_GET_ITEM(heap, 0);
+    if (!PyTuple_Check(top) || PyTuple_GET_SIZE(top) != 3) {
+        PyErr_SetString(PyExc_TypeError, "heap entries must be (deadline, sequence, watcher) tuples");
+        return NULL;
+    }
+    return top;
+}
+
+/* Drop dead entries off the top; 1 and *deadline set if a live one is
+   left, 0 if the heap is empty, -1 on error. */
 static int
 heap_next_deadline(HeapObject *h, double *deadline)
 {
-    PyObject *heap = h->heap;
+    PyObject *heap = Py_NewRef(h->heap); /* entry_of may run Python code */
+    int found = 0;
     if (!PyList_Check(heap)) {
-        PyErr_SetString(PyExc_TypeError, "TimerHeap.heap must be a list");
-        return -1;
+        PyErr_SetString(PyExc_TypeError, "the heap must be a list");
+        found = -1;
     }
-    while (PyList_GET_SIZE(heap)) {
-        PyObject *top = PyList_GET_ITEM(heap, 0);
+    while (found == 0 && PyList_GET_SIZE(heap)) {
+        PyObject *top = heap_top(heap);
+        if (top == NULL) {
+            found = -1;
+            break;
+        }
+        Py_INCREF(top);
         PyObject *live = entry_of(PyTuple_GET_ITEM(top, 2));
-        if (live == NULL)
-            return -1;
+        if (live == NULL) {
+            Py_DECREF(top);
+            found = -1;
+            break;
+        }
         Py_DECREF(live);
         if (live == top) {
             *deadline = PyFloat_AsDouble(PyTuple_GET_ITEM(top, 0));
-            return (*deadline == -1.0 && PyErr_Occurred()) ? -1 : 1;
+            found = (*deadline == -1.0 && PyErr_Occurred()) ? -1 : 1;
+            Py_DECREF(top);
+            break;
         }
+        Py_DECREF(top);
         PyObject *r = PyObject_Vectorcall(heappop_fn, &heap, 1, NULL);
-        if (r == NULL)
-            return -1;
+        if (r == NULL) {
+            found = -1;
+            break;
+        }
         Py_DECREF(r);
         h->dead--;
     }
-    return 0;
+    Py_DECREF(heap);
+    return found;
 }
 
 static PyObject *
@@ -708,8 +810,12 @@ static PyMethodDef heapbase_methods[] = {
     {NULL},
 };
 
+static PyGetSetDef heapbase_getset[] = {
+    LIST_FIELD("heap", HeapObject, heap),
+    {NULL},
+};
+
 static PyMemberDef heapbase_members[] = {
-    {"heap", T_OBJECT, offsetof(HeapObject, heap), 0, NULL},
     {"dead", T_PYSSIZET, offsetof(HeapObject, dead), 0, NULL},
     {"_seq", T_LONGLONG, offsetof(HeapObject, seq), 0, NULL},
     {NULL},
@@ -726,6 +832,7 @@ static PyTypeObject HeapBase_Type = {
     .tp_clear = (inquiry)heapbase_clear,
     .tp_dealloc = (destructor)heapbase_dealloc,
     .tp_members = heapbase_members,
+    .tp_getset = heapbase_getset,
     .tp_methods = heapbase_methods,
 };
 
@@ -1086,6 +1193,31 @@ fdtable_reregister_all(FdTableObject *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+/* fd now names one of the loop's own files (a hook): a slot left from an
+   Io watcher of an earlier file with that number must not reach the
+   backend, whose registration is now the hook's. */
+static PyObject *
+fdtable_forget(FdTableObject *self, PyObject *arg)
+{
+    long fd = PyLong_AsLong(arg);
+    if (fd == -1 && PyErr_Occurred())
+        return NULL;
+    FdSlot *slot = fdtable_find(self, fd);
+    if (slot == NULL || slot->watchers != NULL) /* watched: a user's closed fd, left alone */
+        Py_RETURN_NONE;
+    slot->used = slot->kmask = slot->reopened = 0;
+    if (slot->dirty) {
+        slot->dirty = 0;
+        Py_ssize_t j = 0;
+        for (Py_ssize_t i = 0; i < self->nchanges; i++) {
+            if (self->changes[i] != fd)
+                self->changes[j++] = self->changes[i];
+        }
+        self->nchanges = j;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyObject *
 fdtable_watchers(FdTableObject *self, PyObject *arg)
 {
@@ -1169,6 +1301,8 @@ static PyMethodDef fdtable_methods[] = {
     {"reregister_all", (PyCFunction)fdtable_reregister_all, METH_NOARGS,
      "After fork: make every slot register afresh at the next flush."},
     {"watchers", (PyCFunction)fdtable_watchers, METH_O, "The Io watchers of fd, as a tuple."},
+    {"forget", (PyCFunction)fdtable_forget, METH_O,
+     "fd now names one of the loop's own files: drop a slot left from an earlier one."},
     {"all_watchers", (PyCFunction)fdtable_all_watchers, METH_NOARGS, "Every Io watcher in the table."},
     {"snapshot", (PyCFunction)fdtable_snapshot, METH_NOARGS,
      "(fd, watchers, kmask, dirty, reopened) for every slot (for verify)."},
@@ -1314,6 +1448,12 @@ queue_event(LoopObject *L, WatcherObject *w, PyObject *bits)
         Py_XSETREF(w->revents, Py_NewRef(bits));
         return 0;
     }
+    /* Exact ints only (_revents' setter and _queue ensure it): their OR
+       runs no Python code, which could stop or free w meanwhile. */
+    if (!PyLong_CheckExact(w->revents) || !PyLong_CheckExact(bits)) {
+        PyErr_SetString(PyExc_SystemError, "revents must be exact ints");
+        return -1;
+    }
     PyObject *merged = PyNumber_Or(w->revents, bits);
     if (merged == NULL)
         return -1;
@@ -1340,8 +1480,10 @@ queue_all(LoopObject *L, PyObject *list, PyObject *bits)
         return -1;
     }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); i++) {
-        PyObject *w = PyList_GET_ITEM(list, i);
-        if (check_watcher(w) < 0 || queue_event(L, (WatcherObject *)w, bits) < 0)
+        PyObject *w = Py_NewRef(PyList_GET_ITEM(list, i));
+        int rc = check_watcher(w) < 0 ? -1 : queue_event(L, (WatcherObject *)w, bits);
+        Py_DECREF(w);
+        if (rc < 0)
             return -1;
     }
     return 0;
@@ -1356,7 +1498,12 @@ loopbase_queue(LoopObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     if (check_watcher(args[0]) < 0)
         return NULL;
-    if (queue_event(self, (WatcherObject *)args[0], args[1]) < 0)
+    PyObject *bits = PyNumber_Index(args[1]); /* an exact int */
+    if (bits == NULL)
+        return NULL;
+    int rc = queue_event(self, (WatcherObject *)args[0], bits);
+    Py_DECREF(bits);
+    if (rc < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -1368,7 +1515,12 @@ loopbase_queue_all(LoopObject *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "_queue_all(watchers, revents)");
         return NULL;
     }
-    if (queue_all(self, args[0], args[1]) < 0)
+    PyObject *bits = PyNumber_Index(args[1]); /* an exact int */
+    if (bits == NULL)
+        return NULL;
+    int rc = queue_all(self, args[0], bits);
+    Py_DECREF(bits);
+    if (rc < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -1488,6 +1640,8 @@ update_time(LoopObject *L)
 static int
 any_pending(LoopObject *L)
 {
+    if (pending_level(L, 0) == NULL)
+        return -1;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(L->pending); i++) {
         PyObject *q = PyList_GET_ITEM(L->pending, i);
         if (PyList_Check(q) && PyList_GET_SIZE(q))
@@ -1527,10 +1681,13 @@ poll_timeout(LoopObject *L)
             return -1.0;
         double t = PyFloat_AsDouble(r);
         Py_DECREF(r);
-        return (t == -1.0 && PyErr_Occurred()) ? -1.0 : t;
+        if (t == -1.0 && PyErr_Occurred())
+            return -1.0;
+        return t > 0 ? t : 0.0;
     }
-    if (any_pending(L))
-        return 0.0;
+    int pending = any_pending(L);
+    if (pending)
+        return pending < 0 ? -1.0 : 0.0;
     double timeout = MAX_BLOCKTIME, deadline;
     if (check_timers(L) < 0 || check_heap(L->periodics) < 0)
         return -1.0;
@@ -1660,17 +1817,24 @@ queue_expired_timers(LoopObject *L)
     while (h->len && h->nodes[0].at < now) {
         TimerObject *w = h->nodes[0].w;
         int rc;
+        if (w->hindex != 0) {
+            PyErr_SetString(PyExc_SystemError, "timer heap node and timer disagree (T2)");
+            goto fail;
+        }
         if (w->repeat) {
             double next = h->nodes[0].at + w->repeat;
             theap_rearm(h, w, next > now ? next : now);
             rc = PyList_Append(expired, (PyObject *)w);
         } else {
-            theap_remove(h, w);
-            w->base.active = 0;
-            if (w->base.keepalive)
-                L->activecnt--;
+            /* listed before it leaves the heap: an allocation failure
+               here loses no timer */
             rc = PyList_Append(expired, (PyObject *)w);
-            Py_DECREF(w); /* the heap's reference */
+            if (rc == 0) {
+                Py_DECREF(theap_remove_at(h, 0)); /* the heap's reference */
+                w->base.active = 0;
+                if (w->base.keepalive)
+                    L->activecnt--;
+            }
         }
         if (rc < 0)
             goto fail;
@@ -1712,10 +1876,15 @@ queue_idles(LoopObject *L)
 static int
 heap_due(PyObject *heapobj, double now)
 {
+    if (check_heap(heapobj) < 0)
+        return -1;
     HeapObject *h = (HeapObject *)heapobj;
     if (!PyList_Check(h->heap) || !PyList_GET_SIZE(h->heap))
         return 0;
-    double at = PyFloat_AsDouble(PyTuple_GET_ITEM(PyList_GET_ITEM(h->heap, 0), 0));
+    PyObject *top = heap_top(h->heap);
+    if (top == NULL)
+        return -1;
+    double at = PyFloat_AsDouble(PyTuple_GET_ITEM(top, 0));
     if (at == -1.0 && PyErr_Occurred())
         return -1;
     return at < now;
@@ -1786,10 +1955,11 @@ fd_reported(int fd, PyObject *ready, const int32_t *pairs, int npairs)
 {
     if (ready != NULL) {
         for (Py_ssize_t i = 0; i + 1 < PyList_GET_SIZE(ready); i += 2) {
-            if (PyLong_AsLong(PyList_GET_ITEM(ready, i)) == fd)
+            PyObject *item = PyList_GET_ITEM(ready, i);
+            if (PyLong_Check(item) && PyLong_AsLong(item) == fd)
                 return 1;
+            PyErr_Clear(); /* not an fd: dispatch reports it */
         }
-        PyErr_Clear();
         return 0;
     }
     for (int i = 0; i < npairs; i++) {
@@ -1969,10 +2139,12 @@ iterate(LoopObject *L, int flags)
 static PyObject *
 loopbase_iterate(LoopObject *self, PyObject *arg)
 {
-    int flags = PyLong_AsLong(arg);
+    long flags = PyLong_AsLong(arg);
     if (flags == -1 && PyErr_Occurred())
         return NULL;
-    if (iterate(self, flags) < 0)
+    if (flags < 0 || flags > 3)
+        return PyErr_Format(PyExc_ValueError, "unknown run flags %ld", flags);
+    if (iterate(self, (int)flags) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -1982,13 +2154,15 @@ loopbase_iterate(LoopObject *self, PyObject *arg)
 static PyObject *
 loopbase_run_iterations(LoopObject *self, PyObject *arg)
 {
-    int flags = PyLong_AsLong(arg);
+    long flags = PyLong_AsLong(arg);
     if (flags == -1 && PyErr_Occurred())
         return NULL;
+    if (flags < 0 || flags > 3)
+        return PyErr_Format(PyExc_ValueError, "unknown run flags %ld", flags);
     if (invoke_pending(self) < 0)
         return NULL;
     for (;;) {
-        if (iterate(self, flags) < 0)
+        if (iterate(self, (int)flags) < 0)
             return NULL;
         if (self->brk || !self->activecnt || flags || self->closed)
             break;
@@ -2024,23 +2198,37 @@ loopbase_update_time(LoopObject *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+/* _set_c_waiter(waiter): poll through this EpollWaiter from C; it must
+   stay alive (the loop keeps a reference), and its c_addresses() gives the
+   struct and pyev_epoll_wait (see waiter.h). */
 static PyObject *
-loopbase_set_c_waiter(LoopObject *self, PyObject *const *args, Py_ssize_t nargs)
+loopbase_set_c_waiter(LoopObject *self, PyObject *owner)
 {
-    if (nargs != 3)
-        return PyErr_Format(PyExc_TypeError, "_set_c_waiter(owner, waiter_address, function_address)");
-    void *waiter = PyLong_AsVoidPtr(args[1]);
-    void *fn = PyLong_AsVoidPtr(args[2]);
+    PyObject *addresses = PyObject_CallMethod(owner, "c_addresses", NULL);
+    if (addresses == NULL)
+        return NULL;
+    if (!PyTuple_Check(addresses) || PyTuple_GET_SIZE(addresses) != 2) {
+        Py_DECREF(addresses);
+        PyErr_SetString(PyExc_TypeError, "c_addresses() must return (waiter, function)");
+        return NULL;
+    }
+    void *waiter = PyLong_AsVoidPtr(PyTuple_GET_ITEM(addresses, 0));
+    void *fn = PyLong_AsVoidPtr(PyTuple_GET_ITEM(addresses, 1));
+    Py_DECREF(addresses);
     if (PyErr_Occurred())
         return NULL;
-    Py_XSETREF(self->waiter_owner, Py_NewRef(args[0]));
+    if (waiter == NULL || fn == NULL) {
+        PyErr_SetString(PyExc_ValueError, "null waiter address");
+        return NULL;
+    }
+    Py_XSETREF(self->waiter_owner, Py_NewRef(owner));
     self->waiter = (struct pyev_waiter *)waiter;
     self->epoll_wait = (pyev_epoll_wait_fn)fn;
     Py_RETURN_NONE;
 }
 
 static PyMethodDef loopbase_methods[] = {
-    {"_set_c_waiter", (PyCFunction)(void (*)(void))loopbase_set_c_waiter, METH_FASTCALL,
+    {"_set_c_waiter", (PyCFunction)loopbase_set_c_waiter, METH_O,
      "Poll through this epoll waiter from C (see waiter.h)."},
     {"invoke_pending", (PyCFunction)loopbase_invoke_pending, METH_NOARGS,
      "Invoke every pending watcher now, highest priority first."},
@@ -2055,20 +2243,23 @@ static PyMethodDef loopbase_methods[] = {
     {NULL},
 };
 
-#define OBJ(name, field) {name, T_OBJECT, offsetof(LoopObject, field), 0, NULL}
+static PyGetSetDef loopbase_getset[] = {
+    LIST_FIELD("_pending", LoopObject, pending),
+    LIST_FIELD("_idles", LoopObject, idles),
+    LIST_FIELD("_prepares", LoopObject, prepares),
+    LIST_FIELD("_checks", LoopObject, checks),
+    LIST_FIELD("_forks", LoopObject, forks),
+    FIELD("_timers", LoopObject, timers),
+    FIELD("_periodics", LoopObject, periodics),
+    FIELD("_fdtable", LoopObject, fdtable),
+    FIELD("_hooks", LoopObject, hooks),
+    FIELD("_backend", LoopObject, backend),
+    FIELD("_wakeup", LoopObject, wakeup),
+    FIELD("_poll_mask", LoopObject, poll_mask),
+    {NULL},
+};
+
 static PyMemberDef loopbase_members[] = {
-    OBJ("_pending", pending),
-    OBJ("_idles", idles),
-    OBJ("_prepares", prepares),
-    OBJ("_checks", checks),
-    OBJ("_forks", forks),
-    OBJ("_timers", timers),
-    OBJ("_periodics", periodics),
-    OBJ("_fdtable", fdtable),
-    OBJ("_hooks", hooks),
-    OBJ("_backend", backend),
-    OBJ("_wakeup", wakeup),
-    OBJ("_poll_mask", poll_mask),
     {"_activecnt", T_PYSSIZET, offsetof(LoopObject, activecnt), 0, NULL},
     {"_idle_count", T_PYSSIZET, offsetof(LoopObject, idle_count), 0, NULL},
     {"_iteration", T_LONGLONG, offsetof(LoopObject, iteration), 0, NULL},
@@ -2089,7 +2280,6 @@ static PyMemberDef loopbase_members[] = {
     {"_polling", T_BOOL, offsetof(LoopObject, polling), READONLY, NULL},
     {NULL},
 };
-#undef OBJ
 
 static PyTypeObject LoopBase_Type = {
     PyVarObject_HEAD_INIT(NULL, 0)
@@ -2102,6 +2292,7 @@ static PyTypeObject LoopBase_Type = {
     .tp_clear = (inquiry)loopbase_clear,
     .tp_dealloc = (destructor)loopbase_dealloc,
     .tp_members = loopbase_members,
+    .tp_getset = loopbase_getset,
     .tp_methods = loopbase_methods,
 };
 
@@ -2151,6 +2342,11 @@ timerbase_start(TimerObject *self, PyObject *const *args, Py_ssize_t nargs, PyOb
         return r;
     }
     LoopObject *L = (LoopObject *)loop;
+    if (!isfinite(self->after)) {
+        Py_XDECREF(owned);
+        PyErr_SetString(PyExc_ValueError, "Timer.after must be finite");
+        return NULL;
+    }
     if (check_timers(L) < 0 || theap_push((TimerHeapObject *)L->timers, self, L->mn_now + self->after) < 0) {
         Py_XDECREF(owned);
         return NULL;
@@ -2188,8 +2384,13 @@ timerbase_stop(TimerObject *self, PyObject *unused)
             return NULL;
         }
         int held = theap_holds((TimerHeapObject *)L->timers, (PyObject *)self);
-        if (held)
-            Py_DECREF(theap_remove((TimerHeapObject *)L->timers, self));
+        if (held <= 0) {
+            if (held == 0)
+                PyErr_SetString(PyExc_SystemError, "active Timer missing from its loop's timer heap (T3)");
+            Py_DECREF(L);
+            return NULL;
+        }
+        Py_DECREF(theap_remove((TimerHeapObject *)L->timers, self));
         w->active = 0;
         if (w->keepalive)
             L->activecnt--;

@@ -144,7 +144,7 @@ class Loop(LoopBase):
         self._fdtable = FdTable(self._backend)
         waiter = getattr(self._backend, "c_waiter", None)
         if waiter is not None:
-            self._set_c_waiter(waiter, *waiter.c_addresses())
+            self._set_c_waiter(waiter)
         self._hooks: dict[int, Hook] = {}
         self._pending: list[list[Watcher]] = [[] for _ in range(NUMPRI)]
         self._timers = TimerHeap()
@@ -464,6 +464,7 @@ class Loop(LoopBase):
     # them (changing the shared set would change the parent's).
 
     def _add_hook(self, fd: int, hook: Hook) -> None:
+        self._fdtable.forget(fd)  # a stale Io slot must not unregister it
         self._hooks[fd] = hook
         if not self._kernel_state_inherited():
             self._backend.modify(fd, 0, READ, True)

@@ -13,6 +13,9 @@ if TYPE_CHECKING:
     from .._loop import Loop
 
 
+_FD_MAX = 2**31 - 1  # a C int, as the kernel's
+
+
 def fileno_of(fd: Any) -> int:
     """An fd number from an int or an object with ``fileno()``."""
     if isinstance(fd, bool):
@@ -24,8 +27,8 @@ def fileno_of(fd: Any) -> int:
         fd = fileno()
         if not isinstance(fd, int):
             raise TypeError("fileno() must return an int")
-    if fd < 0:
-        raise ValueError(f"fd must be >= 0, not {fd}")
+    if not 0 <= fd <= _FD_MAX:
+        raise ValueError(f"fd must be in 0..{_FD_MAX}, not {fd}")
     return fd
 
 

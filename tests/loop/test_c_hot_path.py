@@ -13,6 +13,7 @@ Every test runs on both backends.
 from __future__ import annotations
 
 import gc
+import math
 import os
 import random
 import signal
@@ -828,3 +829,53 @@ def test_async_sent_from_a_python_signal_handler_during_the_poll_wakes_the_loop(
         assert loop.run() is False
         assert log == ["handler", "async"]
         loop.verify()
+
+
+# -- found by review of the C core -------------------------------------------
+
+
+def test_async_wakes_the_loop_when_its_eventfd_reuses_a_just_stopped_io_fd(loop: ev.Loop) -> None:
+    # The Io's stale slot (stopped, not yet flushed) must not unregister the
+    # wake-up eventfd that was given the same fd number meanwhile.
+    r, w = os.pipe()
+    io = ev.Io(r, ev.READ, lambda w_, e: None).start(loop)
+    loop.run(ev.RUN_NOWAIT)
+    io.stop()
+    os.close(r)
+    os.close(w)
+    got: list[str] = []
+    sender = ev.Async(lambda w_, e: got.append("async")).start(loop)
+    fallback = ev.Timer(30.0, lambda w_, e: got.append("timeout")).start(loop)
+    try:
+        for _ in range(2):
+            got.clear()
+            # sent once the loop is blocked in its poll: only the eventfd can wake it
+            threading.Timer(0.05, sender.send).start()
+            loop.run(ev.RUN_ONCE)
+            assert got == ["async"]
+    finally:
+        fallback.stop()
+        sender.stop()
+
+
+def test_revents_fed_as_int_flags_reach_the_callback_merged_as_a_plain_int(loop: ev.Loop) -> None:
+    seen: list[object] = []
+    chk = ev.Check(lambda w_, revents: seen.append(revents))
+    chk.feed(ev.Events.READ, loop)
+    chk.feed(ev.Events.WRITE, loop)
+    loop.invoke_pending()
+    assert seen == [ev.READ | ev.WRITE]
+    assert type(seen[0]) is int
+
+
+def test_timer_heap_stays_ordered_when_resume_shifts_near_equal_deadlines(loop: ev.Loop) -> None:
+    # resume() adds the suspended time to every deadline; rounding can make
+    # two deadlines 1 ulp apart equal, and the heap must then still be a heap.
+    loop._mn_now = 0.0  # so that the two deadlines below are 1 ulp apart
+    later = ev.Timer(math.nextafter(1.0, 2.0), lambda w_, e: None).start(loop)
+    sooner = ev.Timer(1.0, lambda w_, e: None).start(loop)
+    loop._timers.shift(1e6)  # what resume() does after a long suspension
+    loop.verify()
+    later.stop()
+    sooner.stop()
+    loop.verify()

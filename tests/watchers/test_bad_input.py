@@ -70,6 +70,7 @@ CONSTRUCTORS: list[tuple[str, Callable[[], object], type[Exception]]] = [
     ("periodic-priority-high", lambda: ev.Periodic(0.0, noop, priority=ev.MAXPRI + 1), ValueError),
     # Io
     ("io-fd-negative", lambda: ev.Io(-1, ev.READ, noop), ValueError),
+    ("io-fd-beyond-c-int", lambda: ev.Io(2**32 + FD, ev.READ, noop), ValueError),
     ("io-fd-str", lambda: ev.Io("0", ev.READ, noop), TypeError),
     ("io-fd-float", lambda: ev.Io(0.0, ev.READ, noop), TypeError),
     ("io-fd-none", lambda: ev.Io(None, ev.READ, noop), TypeError),
