@@ -566,6 +566,8 @@ class Loop(LoopBase):
         # An unclosed loop still must not leak its kernel fds.
         if not getattr(self, "_closed", True):
             try:
+                for source in list(self._sources.values()):
+                    source.close(self)  # inotify fd, signalfd, pidfds
                 self._backend.close()
                 if self._wakeup is not None:
                     self._wakeup.close()

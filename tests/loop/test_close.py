@@ -124,6 +124,25 @@ def test_close_releases_the_loops_file_descriptors(
     assert _open_fds() == before
 
 
+@pytest.mark.parametrize("inotify", [True, False], ids=["inotify", "polling"])
+def test_an_unclosed_loop_collected_as_garbage_releases_its_file_descriptors(
+    backend: ev.Backend, inotify: bool, tmp_path: Path
+) -> None:
+    import gc
+
+    watched = tmp_path / "f"
+    watched.write_text("x")
+    before = _open_fds()
+    for _ in range(3):
+        lp = ev.Loop(backend=backend, inotify=inotify)
+        ev.Async(lambda w, revents: None).start(lp)
+        ev.Stat(watched, lambda w, revents: None).start(lp)
+        lp.run(ev.RUN_NOWAIT)
+        del lp
+        gc.collect()
+    assert _open_fds() == before
+
+
 def test_run_on_a_closed_loop_raises_error(loop: ev.Loop) -> None:
     loop.close()
     with pytest.raises(ev.Error):
