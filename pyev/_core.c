@@ -211,6 +211,51 @@ timer_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     return (PyObject *)self;
 }
 
+static PyObject *str_checked_args;
+
+/* Timer(after, callback, *, repeat=0.0, priority=0, data=None): the usual
+   argument types are checked here, anything else by Timer._checked_args,
+   which raises or gives (after, repeat, priority) (timer churn benchmark). */
+static int
+timer_init(TimerObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"after", "callback", "repeat", "priority", "data", NULL};
+    PyObject *after, *callback, *repeat = NULL, *priority = NULL, *data = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|$OOO:Timer", kwlist, &after, &callback, &repeat, &priority,
+                                     &data))
+        return -1;
+    double a = 0.0, r = 0.0;
+    long p = 0;
+    int usual = PyFloat_CheckExact(after) && isfinite(a = PyFloat_AS_DOUBLE(after)) && PyCallable_Check(callback);
+    if (usual && repeat != NULL)
+        usual = PyFloat_CheckExact(repeat) && isfinite(r = PyFloat_AS_DOUBLE(repeat)) && r >= 0.0;
+    if (usual && priority != NULL) {
+        int overflow;
+        usual = PyLong_CheckExact(priority) && (p = PyLong_AsLongAndOverflow(priority, &overflow), !overflow) &&
+                p >= -2 && p <= 2;
+    }
+    if (!usual) {
+        PyObject *zero = PyLong_FromLong(0);
+        if (zero == NULL)
+            return -1;
+        PyObject *checked = PyObject_CallMethodObjArgs((PyObject *)self, str_checked_args, after, callback,
+                                                       repeat ? repeat : zero, priority ? priority : zero, NULL);
+        Py_DECREF(zero);
+        if (checked == NULL)
+            return -1;
+        int parsed = PyArg_ParseTuple(checked, "ddl", &a, &r, &p);
+        Py_DECREF(checked);
+        if (!parsed)
+            return -1;
+    }
+    self->after = a;
+    self->repeat = r;
+    self->base.pidx = (int)p + 2; /* - MINPRI */
+    Py_XSETREF(self->base.callback, Py_NewRef(callback));
+    Py_XSETREF(self->base.data, Py_NewRef(data));
+    return 0;
+}
+
 static PyMemberDef timer_members[] = {
     {"_after", T_DOUBLE, offsetof(TimerObject, after), 0, NULL},
     {"_repeat", T_DOUBLE, offsetof(TimerObject, repeat), 0, NULL},
@@ -226,6 +271,7 @@ static PyTypeObject TimerBase_Type = {
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
     .tp_doc = "The fields of a Timer the C hot path reads.",
     .tp_new = timer_new,
+    .tp_init = (initproc)timer_init,
     .tp_traverse = (traverseproc)watcher_traverse,
     .tp_clear = (inquiry)watcher_clear,
     .tp_dealloc = (destructor)watcher_dealloc,
@@ -2485,7 +2531,8 @@ PyInit__core(void)
     if (heappush_fn == NULL || heappop_fn == NULL)
         return NULL;
 
-    if (intern(&str_start_general, "_start_general") < 0 || intern(&str_notify, "notify") < 0)
+    if (intern(&str_start_general, "_start_general") < 0 || intern(&str_notify, "notify") < 0 ||
+        intern(&str_checked_args, "_checked_args") < 0)
         return NULL;
     AsyncBase_Type.tp_methods = asyncbase_methods;
     ListedBase_Type.tp_base = &WatcherBase_Type;

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Self
 
 from .._core import TimerBase
-from .._constants import MAXPRI, MINPRI
 from .base import Watcher, _default_loop, check_callback, check_priority, check_time
 
 if TYPE_CHECKING:
@@ -26,31 +25,25 @@ class Timer(TimerBase, Watcher):
 
     __slots__ = ()  # _after, _repeat, _at, _hindex: in the C base
 
-    def __init__(
-        self,
-        after: float,
-        callback: Callable[[Timer, int], object],
-        *,
-        repeat: float = 0.0,
-        priority: int = 0,
-        data: object = None,
-    ) -> None:
-        # Watcher.__init__, flattened, with the checks' usual outcome tested
-        # inline (timer churn benchmark: construction dominated it).
-        # (x - x == 0.0 is False for NaN and infinities.)
-        if after.__class__ is not float or after - after != 0.0:
-            after = check_time("after", after)
-        if repeat.__class__ is not float or repeat - repeat != 0.0 or repeat < 0.0:
-            repeat = check_time("repeat", repeat, minimum=0.0)
-        self._after = after
-        self._repeat = repeat
-        if not callable(callback):
-            check_callback(callback)
-        if priority.__class__ is not int or not MINPRI <= priority <= MAXPRI:
-            priority = check_priority(priority)
-        self._callback = callback
-        self._pidx = priority - MINPRI
-        self.data = data
+    # __init__ is TimerBase's, in C (timer churn benchmark: construction
+    # dominated it); it checks the usual argument types inline and calls
+    # _checked_args for anything else, which raises or normalises.
+    if TYPE_CHECKING:
+
+        def __init__(
+            self,
+            after: float,
+            callback: Callable[[Timer, int], object],
+            *,
+            repeat: float = 0.0,
+            priority: int = 0,
+            data: object = None,
+        ) -> None: ...
+
+    @staticmethod
+    def _checked_args(after: object, callback: object, repeat: object, priority: object) -> tuple[float, float, int]:
+        check_callback(callback)
+        return check_time("after", after), check_time("repeat", repeat, minimum=0.0), check_priority(priority)
 
     @property
     def after(self) -> float:
