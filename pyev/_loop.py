@@ -41,26 +41,20 @@ from heapq import heappop
 from typing import TYPE_CHECKING, Any, Final
 
 from . import _backends
-from ._core import LoopBase, TimerHeap
 from ._constants import (
     ASYNC,
     BREAK_ALL,
     BREAK_CANCEL,
     BREAK_ONE,
-    CHECK,
     CLEANUP,
     ERROR,
-    FORK,
-    IDLE,
     NUMPRI,
     PERIODIC,
-    PREPARE,
     READ,
-    RUN_NOWAIT,
-    TIMER,
     Backend,
     Error,
 )
+from ._core import LoopBase, TimerHeap
 from ._fdtable import FdTable
 from ._periodicheap import PeriodicHeap
 

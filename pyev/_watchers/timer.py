@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Self
 
 from .._core import TimerBase
-from .base import Watcher, _default_loop, check_callback, check_priority, check_time
+from .base import Watcher, check_callback, check_priority, check_time
 
 if TYPE_CHECKING:
     from .._loop import Loop
