@@ -1,15 +1,18 @@
 /* pyev._core: the loop's hot path in C.
  *
- * Python owns the design; this file owns the speed. It defines the base
- * types whose fields the Python classes (Watcher, Timer, Io, TimerHeap,
- * Loop) share *by name*, so Python code keeps reading and writing
- * `w._revents`, `loop._activecnt`, ... while C reads the struct directly,
- * and it runs the common phases of one iteration. Every rare phase (fork,
- * fd-change flushes, periodics, masked polls, clock jumps) stays a Python
- * method that this file calls. The phase order and the invariants are
- * stated in _loop.py (L1-L4), _periodicheap.py (H1-H4) and _fdtable.py
- * (F1-F4); the timer heap's (T1-T3) are stated below. This file keeps
- * them all.
+ * Python owns the design; this file owns the speed: the idle and ping-pong
+ * benchmarks showed that no Python iteration could reach the targets
+ * (tests/benchmarks/bare_epoll_bound.py, docs/internals.md).
+ *
+ * It defines the base types whose fields the Python classes (Watcher,
+ * Timer, Io, Async, Loop, ...) share *by name*, so Python code keeps
+ * reading and writing `w._revents`, `loop._activecnt`, ... while C reads
+ * the struct directly; the timer heap and the fd table; and the iteration
+ * itself. The rare phases (fork, periodics, clock jumps, killing a broken
+ * fd) stay Python methods that this file calls. The phase order and the
+ * invariants are stated in _loop.py (L1-L4), _periodicheap.py (H1-H4) and
+ * _fdtable.py (F1-F4); the timer heap's (T1-T3) are stated below. This file
+ * keeps them all.
  *
  * Conventions: "pending" means `revents` is an int (not None); a watcher is
  * then listed once in `loop._pending[pidx]`. Any call into Python may
