@@ -2185,19 +2185,6 @@ iterate(LoopObject *L, int flags)
     return invoke_pending(L);
 }
 
-static PyObject *
-loopbase_iterate(LoopObject *self, PyObject *arg)
-{
-    long flags = PyLong_AsLong(arg);
-    if (flags == -1 && PyErr_Occurred())
-        return NULL;
-    if (flags < 0 || flags > 3)
-        return PyErr_Format(PyExc_ValueError, "unknown run flags %ld", flags);
-    if (iterate(self, (int)flags) < 0)
-        return NULL;
-    Py_RETURN_NONE;
-}
-
 /* run()'s body: pending callbacks first, then iterate until a break, no
    active watcher, a single iteration (flags) or a closed loop. */
 static PyObject *
@@ -2216,26 +2203,6 @@ loopbase_run_iterations(LoopObject *self, PyObject *arg)
         if (self->brk || !self->activecnt || flags || self->closed)
             break;
     }
-    Py_RETURN_NONE;
-}
-
-static PyObject *
-loopbase_queue_expired_timers(LoopObject *self, PyObject *unused)
-{
-    if (queue_expired_timers(self) < 0)
-        return NULL;
-    Py_RETURN_NONE;
-}
-
-static PyObject *
-loopbase_dispatch(LoopObject *self, PyObject *ready)
-{
-    if (!PyList_Check(ready)) {
-        PyErr_SetString(PyExc_TypeError, "_dispatch(ready): ready must be a list");
-        return NULL;
-    }
-    if (dispatch(self, ready) < 0)
-        return NULL;
     Py_RETURN_NONE;
 }
 
@@ -2284,10 +2251,7 @@ static PyMethodDef loopbase_methods[] = {
     {"_queue", (PyCFunction)(void (*)(void))loopbase_queue, METH_FASTCALL, NULL},
     {"_queue_all", (PyCFunction)(void (*)(void))loopbase_queue_all, METH_FASTCALL, NULL},
     {"_unpend", (PyCFunction)loopbase_unpend, METH_O, NULL},
-    {"_iterate", (PyCFunction)loopbase_iterate, METH_O, NULL},
     {"_run_iterations", (PyCFunction)loopbase_run_iterations, METH_O, NULL},
-    {"_queue_expired_timers", (PyCFunction)loopbase_queue_expired_timers, METH_NOARGS, NULL},
-    {"_dispatch", (PyCFunction)loopbase_dispatch, METH_O, NULL},
     {"_update_time", (PyCFunction)loopbase_update_time, METH_NOARGS, NULL},
     {NULL},
 };

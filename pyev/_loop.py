@@ -1,7 +1,7 @@
 """The event loop: lifecycle, run/break_, time, references, feeding, verify.
 
-One iteration of ``run`` is the list of phases in ``_iterate``, in libev's
-order: fork, prepare, (break check), rebuild after fork, flush fd changes,
+One iteration of ``run`` is the list of phases in ``iterate`` (in
+pyev/_core.c), in libev's order: fork, prepare, (break check), rebuild after fork, flush fd changes,
 poll, timers, periodics, idle, check, invoke by priority.
 
 The pending queue is one list per priority level. A watcher is pending iff

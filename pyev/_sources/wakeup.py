@@ -68,12 +68,7 @@ class Wakeup:
 
     def take(self) -> None:
         """The loop saw ``armed``: reset it and queue what the flags say."""
-        if self.written:
-            self.written = False
-            try:
-                os.eventfd_read(self.fd)
-            except (BlockingIOError, OSError):
-                pass
+        self._on_ready()  # drain, if written
         self.armed = False
         self.run_listeners()
 
