@@ -1,8 +1,9 @@
 """The event loop: lifecycle, run/break_, time, references, feeding, verify.
 
 One iteration of ``run`` is the list of phases in ``iterate`` (in
-pyev/_core.c), in libev's order: fork, prepare, (break check), rebuild after fork, flush fd changes,
-poll, timers, periodics, idle, check, invoke by priority.
+pyev/_core.c), in libev's order: fork, prepare, (break check), rebuild
+after fork, flush fd changes, poll, timers, periodics, idle, check, invoke
+by priority.
 
 The pending queue is one list per priority level. A watcher is pending iff
 its ``_revents`` is not None, and then it is listed exactly once, in the list
