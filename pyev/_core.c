@@ -557,9 +557,13 @@ theap_arm(TimerHeapObject *h, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 2)
         return PyErr_Format(PyExc_TypeError, "arm(timer, deadline)");
-    int held = theap_holds(h, args[0]);
+    /* The deadline first: its __float__ may run Python code that starts
+       or stops this very timer, so where it goes is decided after. */
     double at = PyFloat_AsDouble(args[1]);
-    if (held < 0 || (at == -1.0 && PyErr_Occurred()))
+    if (at == -1.0 && PyErr_Occurred())
+        return NULL;
+    int held = theap_holds(h, args[0]);
+    if (held < 0)
         return NULL;
     if (held)
         theap_rearm(h, (TimerObject *)args[0], at);
@@ -587,14 +591,20 @@ theap_next_deadline(TimerHeapObject *h, PyObject *unused)
     return PyFloat_FromDouble(h->nodes[0].at);
 }
 
+/* Appending runs no Python code: the heap cannot change under the loop
+   (a list sized first could, on 3.11: its allocation may collect). */
 static PyObject *
 theap_live(TimerHeapObject *h, PyObject *unused)
 {
-    PyObject *list = PyList_New(h->len);
+    PyObject *list = PyList_New(0);
     if (list == NULL)
         return NULL;
-    for (Py_ssize_t i = 0; i < h->len; i++)
-        PyList_SET_ITEM(list, i, Py_NewRef((PyObject *)h->nodes[i].w));
+    for (Py_ssize_t i = 0; i < h->len; i++) {
+        if (PyList_Append(list, (PyObject *)h->nodes[i].w) < 0) {
+            Py_DECREF(list);
+            return NULL;
+        }
+    }
     return list;
 }
 
@@ -887,11 +897,24 @@ static PyTypeObject HeapBase_Type = {
 
 /* -- the fd table ---------------------------------------------------------- */
 
-/* fd -> Io watchers, and the interest changes waiting for the backend: a C
-   array indexed by fd (memory_io benchmark: a dict of Python slot objects
-   holding tuples cost over 150 bytes per watched fd). What the slots mean,
-   and their invariants F1-F4, are stated in _fdtable.py. A slot holds no
-   watcher (NULL), one Io watcher itself, or a tuple of two or more. */
+/* fd -> Io watchers, and the interest changes waiting for the backend. What
+   the slots mean, and their invariants F1-F4, are stated in _fdtable.py. A
+   slot holds no watcher (NULL), one Io watcher itself, or a tuple of two or
+   more.
+
+   Small fds live in a C array indexed by fd (memory_io benchmark: a dict of
+   Python slot objects holding tuples cost over 150 bytes per watched fd).
+   The array stops growing at DENSE_FDS: an fd at or above it (any int a
+   caller may pass, 2**31-1 included) gets an entry in a small open-addressing
+   table instead, so memory follows the fds actually watched, never the
+   largest number seen.
+
+   Pointers to slots move whenever the table grows (realloc, rehash). No
+   function here keeps one across a call that can allocate a Python object
+   or run Python code: on 3.11 a collection inside any allocation can run a
+   finalizer that starts or stops an Io. */
+#define DENSE_FDS 1024 /* 16 KiB of slots at most */
+
 typedef struct {
     PyObject *watchers;
     int kmask;              /* what the backend was last told */
@@ -901,9 +924,16 @@ typedef struct {
 } FdSlot;
 
 typedef struct {
+    int fd; /* -1: empty */
+    FdSlot slot;
+} FarSlot;
+
+typedef struct {
     PyObject_HEAD
-    FdSlot *slots;
+    FdSlot *slots;     /* fds 0 .. nslots-1 (nslots <= DENSE_FDS) */
     Py_ssize_t nslots;
+    FarSlot *far;      /* fds >= DENSE_FDS; farcap is 0 or a power of two */
+    Py_ssize_t farcap, farfill;
     int *changes;
     Py_ssize_t nchanges, capchanges;
     PyObject *backend;
@@ -928,11 +958,35 @@ fdtable_init(FdTableObject *self, PyObject *args, PyObject *kwds)
     return 0;
 }
 
+/* The slot at position i of the whole table (the dense array, then the far
+   entries), setting *fd; NULL for an empty far entry. i < fdtable_span(t). */
+static FdSlot *
+fdtable_nth(FdTableObject *t, Py_ssize_t i, int *fd)
+{
+    if (i < t->nslots) {
+        *fd = (int)i;
+        return &t->slots[i];
+    }
+    FarSlot *f = &t->far[i - t->nslots];
+    *fd = f->fd;
+    return f->fd < 0 ? NULL : &f->slot;
+}
+
+static Py_ssize_t
+fdtable_span(FdTableObject *t)
+{
+    return t->nslots + t->farcap;
+}
+
 static int
 fdtable_traverse(FdTableObject *self, visitproc visit, void *arg)
 {
-    for (Py_ssize_t i = 0; i < self->nslots; i++)
-        Py_VISIT(self->slots[i].watchers);
+    int fd;
+    for (Py_ssize_t i = 0; i < fdtable_span(self); i++) {
+        FdSlot *slot = fdtable_nth(self, i, &fd);
+        if (slot != NULL)
+            Py_VISIT(slot->watchers);
+    }
     Py_VISIT(self->backend);
     return 0;
 }
@@ -940,8 +994,12 @@ fdtable_traverse(FdTableObject *self, visitproc visit, void *arg)
 static int
 fdtable_clear(FdTableObject *self)
 {
-    for (Py_ssize_t i = 0; i < self->nslots; i++)
-        Py_CLEAR(self->slots[i].watchers);
+    int fd;
+    for (Py_ssize_t i = 0; i < fdtable_span(self); i++) {
+        FdSlot *slot = fdtable_nth(self, i, &fd);
+        if (slot != NULL)
+            Py_CLEAR(slot->watchers);
+    }
     Py_CLEAR(self->backend);
     return 0;
 }
@@ -952,12 +1010,53 @@ fdtable_dealloc(FdTableObject *self)
     PyObject_GC_UnTrack(self);
     fdtable_clear(self);
     PyMem_Free(self->slots);
+    PyMem_Free(self->far);
     PyMem_Free(self->changes);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/* The slot of fd, growing the array as needed; NULL (with an error) for a
-   negative fd or no memory. */
+/* Where fd's far entry is, or the empty entry it would take (farcap > 0). */
+static Py_ssize_t
+far_index(FarSlot *far, Py_ssize_t cap, int fd)
+{
+    size_t mask = (size_t)cap - 1, i = ((size_t)(unsigned)fd * 2654435761u) & mask;
+    while (far[i].fd >= 0 && far[i].fd != fd)
+        i = (i + 1) & mask;
+    return (Py_ssize_t)i;
+}
+
+/* Rebuild the far entries with room for one more, dropping entries that
+   hold nothing (unused, hence clean and unwatched). */
+static int
+far_grow(FdTableObject *t)
+{
+    Py_ssize_t live = 0;
+    for (Py_ssize_t i = 0; i < t->farcap; i++)
+        live += t->far[i].fd >= 0 && t->far[i].slot.used;
+    Py_ssize_t cap = 16;
+    while (cap < 4 * (live + 1))
+        cap *= 2;
+    FarSlot *far = PyMem_Malloc((size_t)cap * sizeof(FarSlot));
+    if (far == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < cap; i++)
+        far[i].fd = -1;
+    for (Py_ssize_t i = 0; i < t->farcap; i++) {
+        FarSlot *f = &t->far[i];
+        if (f->fd >= 0 && f->slot.used)
+            far[far_index(far, cap, f->fd)] = *f;
+    }
+    PyMem_Free(t->far);
+    t->far = far;
+    t->farcap = cap;
+    t->farfill = live;
+    return 0;
+}
+
+/* The slot of fd, made if needed; NULL (with an error) for a negative fd or
+   no memory. Moves other slots: see the note above. */
 static FdSlot *
 fdtable_slot(FdTableObject *t, int fd)
 {
@@ -965,29 +1064,48 @@ fdtable_slot(FdTableObject *t, int fd)
         PyErr_Format(PyExc_ValueError, "bad fd %d", fd);
         return NULL;
     }
-    if (fd >= t->nslots) {
-        Py_ssize_t n = t->nslots ? t->nslots : 64;
-        while (n <= fd)
-            n *= 2;
-        FdSlot *slots = PyMem_Realloc(t->slots, (size_t)n * sizeof(FdSlot));
-        if (slots == NULL) {
-            PyErr_NoMemory();
-            return NULL;
+    if (fd < DENSE_FDS) {
+        if (fd >= t->nslots) {
+            Py_ssize_t n = t->nslots ? t->nslots : 64;
+            while (n <= fd)
+                n *= 2;
+            FdSlot *slots = PyMem_Realloc(t->slots, (size_t)n * sizeof(FdSlot));
+            if (slots == NULL) {
+                PyErr_NoMemory();
+                return NULL;
+            }
+            memset(slots + t->nslots, 0, (size_t)(n - t->nslots) * sizeof(FdSlot));
+            t->slots = slots;
+            t->nslots = n;
         }
-        memset(slots + t->nslots, 0, (size_t)(n - t->nslots) * sizeof(FdSlot));
-        t->slots = slots;
-        t->nslots = n;
+        return &t->slots[fd];
     }
-    return &t->slots[fd];
+    if (t->farcap) {
+        FarSlot *f = &t->far[far_index(t->far, t->farcap, fd)];
+        if (f->fd == fd)
+            return &f->slot;
+    }
+    if (2 * (t->farfill + 1) > t->farcap && far_grow(t) < 0)
+        return NULL;
+    FarSlot *f = &t->far[far_index(t->far, t->farcap, fd)];
+    memset(f, 0, sizeof *f);
+    f->fd = fd;
+    t->farfill++;
+    return &f->slot;
 }
 
 /* The used slot of fd, or NULL (no error) if there is none. */
 static FdSlot *
 fdtable_find(FdTableObject *t, long fd)
 {
-    if (fd < 0 || fd >= t->nslots || !t->slots[fd].used)
+    if (fd < 0)
         return NULL;
-    return &t->slots[fd];
+    if (fd < DENSE_FDS)
+        return fd < t->nslots && t->slots[fd].used ? &t->slots[fd] : NULL;
+    if (fd > INT_MAX || !t->farcap)
+        return NULL;
+    FarSlot *f = &t->far[far_index(t->far, t->farcap, (int)fd)];
+    return f->fd == fd && f->slot.used ? &f->slot : NULL;
 }
 
 static int
@@ -1010,15 +1128,15 @@ fdtable_mark(FdTableObject *t, int fd, FdSlot *slot)
     return 0;
 }
 
-/* A new tuple of the slot's watchers. */
+/* A new tuple of these watchers (a slot's: NULL, one Io, or a tuple). */
 static PyObject *
-slot_tuple(FdSlot *slot)
+watchers_tuple(PyObject *watchers)
 {
-    if (slot->watchers == NULL)
+    if (watchers == NULL)
         return PyTuple_New(0);
-    if (PyTuple_Check(slot->watchers))
-        return Py_NewRef(slot->watchers);
-    return PyTuple_Pack(1, slot->watchers);
+    if (PyTuple_Check(watchers))
+        return Py_NewRef(watchers);
+    return PyTuple_Pack(1, watchers);
 }
 
 static int
@@ -1031,81 +1149,122 @@ check_io(PyObject *w)
     return 0;
 }
 
+/* fd's watchers now (borrowed, NULL if none). */
+static PyObject *
+fdtable_watchers_of(FdTableObject *t, int fd)
+{
+    FdSlot *slot = fdtable_find(t, fd);
+    return slot == NULL ? NULL : slot->watchers;
+}
+
+/* A new reference to `watchers` with w added (w alone if there were none). */
+static PyObject *
+watchers_with(PyObject *watchers, PyObject *w)
+{
+    if (watchers == NULL)
+        return Py_NewRef(w);
+    if (!PyTuple_Check(watchers))
+        return PyTuple_Pack(2, watchers, w);
+    Py_ssize_t n = PyTuple_GET_SIZE(watchers);
+    PyObject *grown = PyTuple_New(n + 1);
+    if (grown == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < n; i++)
+        PyTuple_SET_ITEM(grown, i, Py_NewRef(PyTuple_GET_ITEM(watchers, i)));
+    PyTuple_SET_ITEM(grown, n, Py_NewRef(w));
+    return grown;
+}
+
+/* A new reference to `watchers` without w (NULL with no error if none is
+   left; NULL with an error if out of memory). */
+static PyObject *
+watchers_without(PyObject *watchers, PyObject *w)
+{
+    if (watchers == NULL || watchers == w)
+        return NULL;
+    if (!PyTuple_Check(watchers))
+        return Py_NewRef(watchers);
+    Py_ssize_t n = PyTuple_GET_SIZE(watchers), kept = 0;
+    PyObject *one = NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *x = PyTuple_GET_ITEM(watchers, i);
+        if (x != w) {
+            one = x;
+            kept++;
+        }
+    }
+    if (kept == 0)
+        return NULL;
+    if (kept == 1)
+        return Py_NewRef(one);
+    PyObject *rest = PyTuple_New(kept);
+    if (rest == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0, j = 0; i < n; i++) {
+        PyObject *x = PyTuple_GET_ITEM(watchers, i);
+        if (x != w)
+            PyTuple_SET_ITEM(rest, j++, Py_NewRef(x));
+    }
+    return rest;
+}
+
+/* Set fd's watchers to `make(current, w)`. The new value is built first;
+   that allocation may run a collection whose finalizers change the slot,
+   so the slot is looked up afresh afterwards, and the work redone if its
+   watchers changed meanwhile. */
+static int
+fdtable_update(FdTableObject *t, PyObject *w, PyObject *(*make)(PyObject *, PyObject *), int adding)
+{
+    int fd = ((IoObject *)w)->fd;
+    for (;;) {
+        if (!adding && fdtable_find(t, fd) == NULL) {
+            PyErr_Format(PyExc_KeyError, "fd %d has no slot", fd);
+            return -1;
+        }
+        PyObject *before = Py_XNewRef(fdtable_watchers_of(t, fd));
+        PyObject *after = make(before, w);
+        if (after == NULL && PyErr_Occurred()) {
+            Py_XDECREF(before);
+            return -1;
+        }
+        FdSlot *slot = adding ? fdtable_slot(t, fd) : fdtable_find(t, fd);
+        if (slot == NULL && adding) { /* no memory */
+            Py_XDECREF(after);
+            Py_XDECREF(before);
+            return -1;
+        }
+        if (slot == NULL || (slot->used ? slot->watchers : NULL) != before) {
+            Py_XDECREF(after);
+            Py_XDECREF(before);
+            continue;
+        }
+        if (fdtable_mark(t, fd, slot) < 0) {
+            Py_XDECREF(after);
+            Py_XDECREF(before);
+            return -1;
+        }
+        if (adding && (!slot->used || slot->watchers == NULL))
+            slot->reopened = 1; /* the number may name a new file by now */
+        slot->used = 1;
+        Py_XSETREF(slot->watchers, after);
+        Py_XDECREF(before); /* may run a finalizer: slot is not used after this */
+        return 0;
+    }
+}
+
 static PyObject *
 fdtable_add(FdTableObject *self, PyObject *w)
 {
-    if (check_io(w) < 0)
+    if (check_io(w) < 0 || fdtable_update(self, w, watchers_with, 1) < 0)
         return NULL;
-    int fd = ((IoObject *)w)->fd;
-    FdSlot *slot = fdtable_slot(self, fd);
-    if (slot == NULL)
-        return NULL;
-    PyObject *watchers;
-    if (slot->watchers == NULL) {
-        watchers = Py_NewRef(w);
-    } else if (PyTuple_Check(slot->watchers)) {
-        Py_ssize_t n = PyTuple_GET_SIZE(slot->watchers);
-        watchers = PyTuple_New(n + 1);
-        if (watchers == NULL)
-            return NULL;
-        for (Py_ssize_t i = 0; i < n; i++)
-            PyTuple_SET_ITEM(watchers, i, Py_NewRef(PyTuple_GET_ITEM(slot->watchers, i)));
-        PyTuple_SET_ITEM(watchers, n, Py_NewRef(w));
-    } else {
-        watchers = PyTuple_Pack(2, slot->watchers, w);
-        if (watchers == NULL)
-            return NULL;
-    }
-    if (fdtable_mark(self, fd, slot) < 0) {
-        Py_DECREF(watchers);
-        return NULL;
-    }
-    if (!slot->used || slot->watchers == NULL)
-        slot->reopened = 1; /* the number may name a new file by now */
-    slot->used = 1;
-    Py_XSETREF(slot->watchers, watchers);
     Py_RETURN_NONE;
 }
 
 static PyObject *
 fdtable_remove(FdTableObject *self, PyObject *w)
 {
-    if (check_io(w) < 0)
+    if (check_io(w) < 0 || fdtable_update(self, w, watchers_without, 0) < 0)
         return NULL;
-    int fd = ((IoObject *)w)->fd;
-    FdSlot *slot = fdtable_find(self, fd);
-    if (slot == NULL)
-        return PyErr_Format(PyExc_KeyError, "fd %d has no slot", fd);
-    PyObject *watchers = NULL;
-    if (slot->watchers != NULL && PyTuple_Check(slot->watchers)) {
-        Py_ssize_t n = PyTuple_GET_SIZE(slot->watchers), kept = 0;
-        PyObject *rest[2] = {NULL, NULL};
-        for (Py_ssize_t i = 0; i < n; i++) {
-            PyObject *x = PyTuple_GET_ITEM(slot->watchers, i);
-            if (x != w && kept < 2)
-                rest[kept] = x;
-            kept += x != w;
-        }
-        if (kept == 1) {
-            watchers = Py_NewRef(rest[0]);
-        } else if (kept > 1) {
-            watchers = PyTuple_New(kept);
-            if (watchers == NULL)
-                return NULL;
-            for (Py_ssize_t i = 0, j = 0; i < n; i++) {
-                PyObject *x = PyTuple_GET_ITEM(slot->watchers, i);
-                if (x != w)
-                    PyTuple_SET_ITEM(watchers, j++, Py_NewRef(x));
-            }
-        }
-    } else if (slot->watchers != NULL && slot->watchers != w) {
-        watchers = Py_NewRef(slot->watchers);
-    }
-    if (fdtable_mark(self, fd, slot) < 0) {
-        Py_XDECREF(watchers);
-        return NULL;
-    }
-    Py_XSETREF(slot->watchers, watchers);
     Py_RETURN_NONE;
 }
 
@@ -1176,7 +1335,7 @@ fdtable_flush(FdTableObject *self, PyObject *unused)
         int want = slot_wants(slot);
         if (want != slot->kmask || (slot->reopened && want)) {
             int rc = call_modify(self, fd, slot->kmask, want, slot->reopened);
-            slot = fdtable_find(self, fd); /* the array may have moved */
+            slot = fdtable_find(self, fd); /* the table may have moved */
             if (rc < 0) {
                 if (slot != NULL && fdtable_mark(self, fd, slot) < 0)
                     PyErr_Clear(); /* keep the original error */
@@ -1220,31 +1379,45 @@ fail:
 }
 
 /* After fork: every slot registers afresh at the next flush; a kernel
-   registration nothing wants any more is dropped from the rebuilt set. */
+   registration nothing wants any more is dropped from the rebuilt set.
+   First every slot is reset (no Python runs), then the drops are made. */
 static PyObject *
 fdtable_reregister_all(FdTableObject *self, PyObject *unused)
 {
-    for (Py_ssize_t fd = 0; fd < self->nslots; fd++) {
-        FdSlot *slot = &self->slots[fd];
-        if (!slot->used)
+    Py_ssize_t span = fdtable_span(self), ndrops = 0;
+    int *drops = PyMem_Malloc(2 * sizeof(int) * (size_t)(span ? span : 1));
+    if (drops == NULL)
+        return PyErr_NoMemory();
+    int fd;
+    for (Py_ssize_t i = 0; i < span; i++) {
+        FdSlot *slot = fdtable_nth(self, i, &fd);
+        if (slot == NULL || !slot->used)
             continue;
         if (slot->kmask && !slot_wants(slot)) {
-            int rc = call_modify(self, (int)fd, slot->kmask, 0, 0);
-            if (rc < 0)
-                return NULL;
-            slot = &self->slots[fd];
+            drops[2 * ndrops] = fd;
+            drops[2 * ndrops++ + 1] = slot->kmask;
         }
         slot->kmask = 0;
         slot->reopened = 1;
-        if (fdtable_mark(self, (int)fd, slot) < 0)
+        if (fdtable_mark(self, fd, slot) < 0) {
+            PyMem_Free(drops);
             return NULL;
+        }
     }
+    for (Py_ssize_t i = 0; i < ndrops; i++) {
+        if (call_modify(self, drops[2 * i], drops[2 * i + 1], 0, 0) < 0) {
+            PyMem_Free(drops);
+            return NULL;
+        }
+    }
+    PyMem_Free(drops);
     Py_RETURN_NONE;
 }
 
-/* fd now names one of the loop's own files (a hook): a slot left from an
-   Io watcher of an earlier file with that number must not reach the
-   backend, whose registration is now the hook's. */
+/* fd now names one of the loop's own files (a hook): the Io watchers of an
+   earlier file with that number are gone (the loop stops them first), and
+   the slot they left must not reach the backend, whose registration is now
+   the hook's. */
 static PyObject *
 fdtable_forget(FdTableObject *self, PyObject *arg)
 {
@@ -1252,8 +1425,10 @@ fdtable_forget(FdTableObject *self, PyObject *arg)
     if (fd == -1 && PyErr_Occurred())
         return NULL;
     FdSlot *slot = fdtable_find(self, fd);
-    if (slot == NULL || slot->watchers != NULL) /* watched: a user's closed fd, left alone */
+    if (slot == NULL)
         Py_RETURN_NONE;
+    if (slot->watchers != NULL)
+        return PyErr_Format(PyExc_SystemError, "fd %ld still has Io watchers", fd);
     slot->used = slot->kmask = slot->reopened = 0;
     if (slot->dirty) {
         slot->dirty = 0;
@@ -1274,27 +1449,31 @@ fdtable_watchers(FdTableObject *self, PyObject *arg)
     if (fd == -1 && PyErr_Occurred())
         return NULL;
     FdSlot *slot = fdtable_find(self, fd);
-    return slot == NULL ? PyTuple_New(0) : slot_tuple(slot);
+    return watchers_tuple(slot == NULL ? NULL : slot->watchers);
 }
 
+/* Append the watchers of every slot to a new list. Only lists are
+   allocated while slots are read (list growth runs no Python code). */
 static PyObject *
 fdtable_all_watchers(FdTableObject *self, PyObject *unused)
 {
     PyObject *all = PyList_New(0);
     if (all == NULL)
         return NULL;
-    for (Py_ssize_t fd = 0; fd < self->nslots; fd++) {
-        FdSlot *slot = &self->slots[fd];
-        if (!slot->used || slot->watchers == NULL)
+    int fd;
+    for (Py_ssize_t i = 0; i < fdtable_span(self); i++) {
+        FdSlot *slot = fdtable_nth(self, i, &fd);
+        if (slot == NULL || !slot->used || slot->watchers == NULL)
             continue;
-        PyObject *t = slot_tuple(slot);
-        if (t == NULL || _PyList_Extend((PyListObject *)all, t) == NULL) {
-            Py_XDECREF(t);
-            Py_DECREF(all);
-            return NULL;
+        PyObject *watchers = slot->watchers;
+        Py_ssize_t n = PyTuple_Check(watchers) ? PyTuple_GET_SIZE(watchers) : 1;
+        for (Py_ssize_t j = 0; j < n; j++) {
+            PyObject *w = PyTuple_Check(watchers) ? PyTuple_GET_ITEM(watchers, j) : watchers;
+            if (PyList_Append(all, w) < 0) {
+                Py_DECREF(all);
+                return NULL;
+            }
         }
-        Py_DECREF(Py_None); /* _PyList_Extend returns a new None */
-        Py_DECREF(t);
     }
     return all;
 }
@@ -1306,14 +1485,19 @@ fdtable_snapshot(FdTableObject *self, PyObject *unused)
     PyObject *list = PyList_New(0);
     if (list == NULL)
         return NULL;
-    for (Py_ssize_t fd = 0; fd < self->nslots; fd++) {
-        FdSlot *slot = &self->slots[fd];
-        if (!slot->used)
+    int fd;
+    for (Py_ssize_t i = 0; i < fdtable_span(self); i++) {
+        FdSlot *slot = fdtable_nth(self, i, &fd);
+        if (slot == NULL || !slot->used)
             continue;
-        PyObject *t = slot_tuple(slot);
+        /* read before allocating: the allocation may move the slot */
+        PyObject *watchers = Py_XNewRef(slot->watchers);
+        int kmask = slot->kmask, dirty = slot->dirty, reopened = slot->reopened;
+        PyObject *t = watchers_tuple(watchers);
+        Py_XDECREF(watchers);
         PyObject *item = t == NULL ? NULL
-                                   : Py_BuildValue("(nNiOO)", fd, t, slot->kmask, slot->dirty ? Py_True : Py_False,
-                                                   slot->reopened ? Py_True : Py_False);
+                                   : Py_BuildValue("(iNiOO)", fd, t, kmask, dirty ? Py_True : Py_False,
+                                                   reopened ? Py_True : Py_False);
         if (item == NULL || PyList_Append(list, item) < 0) {
             Py_XDECREF(item);
             Py_DECREF(list);
@@ -1324,23 +1508,25 @@ fdtable_snapshot(FdTableObject *self, PyObject *unused)
     return list;
 }
 
+/* The fds waiting to be flushed. Appending runs no Python code, so the
+   change list cannot change under the loop. */
 static PyObject *
 fdtable_get_changes(FdTableObject *self, void *closure)
 {
-    PyObject *list = PyList_New(self->nchanges);
+    PyObject *list = PyList_New(0);
     if (list == NULL)
         return NULL;
     for (Py_ssize_t i = 0; i < self->nchanges; i++) {
         PyObject *fd = PyLong_FromLong(self->changes[i]);
-        if (fd == NULL) {
+        if (fd == NULL || PyList_Append(list, fd) < 0) {
+            Py_XDECREF(fd);
             Py_DECREF(list);
             return NULL;
         }
-        PyList_SET_ITEM(list, i, fd);
+        Py_DECREF(fd);
     }
     return list;
 }
-
 static PyMethodDef fdtable_methods[] = {
     {"add", (PyCFunction)fdtable_add, METH_O, "Start watching: add an active Io watcher to its fd's slot."},
     {"remove", (PyCFunction)fdtable_remove, METH_O, "Take an Io watcher out of its fd's slot."},
@@ -1856,13 +2042,15 @@ dispatch_pairs(LoopObject *L, const int32_t *pairs, int n)
 static int
 queue_expired_timers(LoopObject *L)
 {
-    if (check_timers(L) < 0)
-        return -1;
-    TimerHeapObject *h = (TimerHeapObject *)L->timers;
-    double now = L->mn_now;
-    PyObject *expired = PyList_New(0);
+    PyObject *expired = PyList_New(0); /* may collect: before h is read */
     if (expired == NULL)
         return -1;
+    if (check_timers(L) < 0) {
+        Py_DECREF(expired);
+        return -1;
+    }
+    TimerHeapObject *h = (TimerHeapObject *)L->timers;
+    double now = L->mn_now;
     while (h->len && h->nodes[0].at < now) {
         TimerObject *w = h->nodes[0].w;
         int rc;
@@ -2437,13 +2625,12 @@ asyncbase_send(AsyncObject *self, PyObject *unused)
     LoopObject *L = (LoopObject *)w->loop;
     if (L->closed || L->wakeup == Py_None)
         Py_RETURN_NONE;
-    int armed = wakeup_armed(L);
-    if (armed < 0)
-        return NULL;
-    if (armed)
-        Py_RETURN_NONE;
-    PyObject *wakeup = Py_NewRef(L->wakeup);
-    int rc = call_method0(wakeup, str_notify);
+    PyObject *wakeup = Py_NewRef(L->wakeup); /* close() may drop it meanwhile */
+    PyObject *armed = PyObject_GetAttr(wakeup, str_armed);
+    int rc = armed == NULL ? -1 : PyObject_IsTrue(armed);
+    Py_XDECREF(armed);
+    if (rc == 0)
+        rc = call_method0(wakeup, str_notify);
     Py_DECREF(wakeup);
     if (rc < 0)
         return NULL;
