@@ -37,8 +37,12 @@ class EpollBackend:
         self._waiter = _linux.EpollWaiter(_linux.epoll_create())
         self._waiter.on_stale = self._use_slow_poll
         # fd -> mask registered (or held in _files), 0 if none: one byte per
-        # fd number instead of a dict entry (memory_io benchmark).
+        # fd number instead of a dict entry (memory_io benchmark), up to
+        # DENSE_FDS; larger fds in a dict, so that memory follows the fds
+        # watched (an Io on fd 2**31-1 costs one entry, not 2 GiB).
         self._masks = bytearray()
+        self._far_masks: dict[int, int] = {}
+        self._generation = 0  # the last handed out: each registration gets a new one
         self._files: dict[int, int] = {}  # fd -> mask, for fds epoll refused (EPERM)
         self._broken: list[int] = []  # fds found unusable during a rebuild
         # The usual case calls the shim directly (ping-pong benchmark); files,
@@ -48,12 +52,28 @@ class EpollBackend:
         self._waiter.fast = True
 
     def _mask_of(self, fd: int) -> int:
-        return self._masks[fd] if fd < len(self._masks) else 0
+        if fd < len(self._masks):
+            return self._masks[fd]
+        return self._far_masks.get(fd, 0)
 
     def _set_mask(self, fd: int, mask: int) -> None:
-        if fd >= len(self._masks):
-            self._masks.extend(bytes(max(fd + 1 - len(self._masks), len(self._masks))))
-        self._masks[fd] = mask
+        masks = self._masks
+        if fd < len(masks):
+            masks[fd] = mask
+        elif fd < _linux.DENSE_FDS:
+            masks.extend(bytes(min(max(fd + 1 - len(masks), len(masks)), _linux.DENSE_FDS - len(masks))))
+            masks[fd] = mask
+        elif mask:
+            self._far_masks[fd] = mask
+        else:
+            self._far_masks.pop(fd, None)
+            self._waiter.forget_generation(fd)
+
+    def _registered(self) -> list[tuple[int, int]]:
+        """(fd, mask) for every fd with a registration."""
+        found = [(fd, mask) for fd, mask in enumerate(self._masks) if mask]
+        found.extend(self._far_masks.items())
+        return found
 
     def _use_slow_poll(self) -> None:
         self.poll = self._slow_poll
@@ -67,7 +87,7 @@ class EpollBackend:
         return self._waiter.epfd
 
     def _register(self, fd: int, mask: int) -> None:
-        gen = (self._waiter.generation(fd) + 1) & 0xFFFFFFFF
+        gen = self._generation = self._generation % 0xFFFFFFFF + 1  # never 0: "none"
         self._waiter.set_generation(fd, gen)
         data = fd | gen << 32
         try:
@@ -87,23 +107,27 @@ class EpollBackend:
         self._files.pop(fd, None)
         if not new:
             if self._mask_of(fd):
-                self._masks[fd] = 0
+                self._set_mask(fd, 0)
                 try:
                     _linux.epoll_ctl(self._waiter.epfd, _DEL, fd, 0, 0)
                 except OSError:
                     pass  # already gone with its file: nothing to remove
             return
-        if reopened or not self._mask_of(fd):
-            self._set_mask(fd, new)
-            self._register(fd, new)
-            return
-        self._masks[fd] = new  # registered, so within the array
+        fresh = reopened or not self._mask_of(fd)
+        self._set_mask(fd, new)
         try:
-            _linux.epoll_ctl(self._waiter.epfd, _MOD, fd, _kernel_mask(new), fd | self._waiter.generation(fd) << 32)
-        except OSError as exc:
-            if exc.errno != errno.ENOENT:
-                raise
-            self._register(fd, new)  # the file was closed and the number reopened
+            if fresh:
+                self._register(fd, new)
+                return
+            try:
+                _linux.epoll_ctl(self._waiter.epfd, _MOD, fd, _kernel_mask(new), fd | self._waiter.generation(fd) << 32)
+            except OSError as exc:
+                if exc.errno != errno.ENOENT:
+                    raise
+                self._register(fd, new)  # the file was closed and the number reopened
+        except OSError:
+            self._set_mask(fd, 0)  # not registered: keep nothing for it
+            raise
 
     def _slow_poll(self, timeout: float) -> list[int]:
         waiter = self._waiter
@@ -130,13 +154,13 @@ class EpollBackend:
         os.close(self._waiter.epfd)
         self._waiter.epfd = _linux.epoll_create()
         self._waiter.stale = False
-        for fd, mask in [(fd, mask) for fd, mask in enumerate(self._masks) if mask]:
+        for fd, mask in self._registered():
             if fd in self._files:
                 continue
             try:
                 self._register(fd, mask)
             except OSError:
-                self._masks[fd] = 0
+                self._set_mask(fd, 0)
                 self._broken.append(fd)
 
     def reinit(self) -> None:
@@ -147,4 +171,5 @@ class EpollBackend:
             os.close(self._waiter.epfd)
             self._waiter.epfd = -1
         self._masks = bytearray()
+        self._far_masks.clear()
         self._files.clear()

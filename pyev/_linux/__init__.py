@@ -69,7 +69,7 @@ class EpollWaiter:
     recomputes its timeout.
     """
 
-    __slots__ = ("stale", "on_stale", "_w", "_buf", "_out", "_view", "_gens")
+    __slots__ = ("stale", "on_stale", "_w", "_buf", "_out", "_view", "_gens", "_far_fds", "_far_gens")
 
     def __init__(self, epfd: int, capacity: int = 64) -> None:
         self._w = ffi.new("struct pyev_waiter *")
@@ -79,6 +79,7 @@ class EpollWaiter:
         self._gens = ffi.new("uint32_t[]", 64)
         self._w.gens = self._gens
         self._w.ngens = 64
+        self._far_fds = self._far_gens = ffi.NULL
         self._resize(capacity)
 
     @property
@@ -113,19 +114,34 @@ class EpollWaiter:
         self._w.buf, self._w.out, self._w.capacity = self._buf, self._out, capacity
 
     def generation(self, fd: int) -> int:
-        """The generation of fd's registration (0 if never registered); kept
-        in C memory only (memory_io benchmark)."""
-        return int(self._gens[fd]) if fd < self._w.ngens else 0
+        """The generation of fd's registration (0 if none); kept in C memory
+        only (memory_io benchmark), see waiter.h."""
+        return int(lib.pyev_generation(self._w, fd))
 
     def set_generation(self, fd: int, gen: int) -> None:
         ngens = self._w.ngens
-        if fd >= ngens:
-            size = max(fd + 1, 2 * ngens)
+        if fd < ngens:
+            self._gens[fd] = gen
+        elif fd < DENSE_FDS:
+            size = min(max(fd + 1, 2 * ngens), DENSE_FDS)
             grown = ffi.new("uint32_t[]", size)
             ffi.memmove(grown, self._gens, 4 * ngens)
+            grown[fd] = gen
             self._gens = grown
             self._w.gens, self._w.ngens = grown, size
-        self._gens[fd] = gen
+        elif lib.pyev_far_put(self._w, fd, gen) < 0:
+            cap = max(16, 4 * (self._w.far_fill + 1))
+            cap = 1 << (cap - 1).bit_length()
+            fds = ffi.new("int32_t[]", [-1] * cap)
+            gens = ffi.new("uint32_t[]", cap)
+            lib.pyev_far_move(self._w, fds, gens, cap)
+            self._far_fds, self._far_gens = fds, gens
+            lib.pyev_far_put(self._w, fd, gen)
+
+    def forget_generation(self, fd: int) -> None:
+        """fd is no longer registered: a large fd's entry is dropped."""
+        if fd >= self._w.ngens:
+            lib.pyev_far_remove(self._w, fd)
 
     def poll(self, timeout: float) -> list[int]:
         n = _epoll_wait(self._w, timeout)
@@ -151,6 +167,7 @@ class EpollWaiter:
 
 
 _WAIT_COUNT: Final = lib.PYEV_WAIT_COUNT if AVAILABLE else 0xFFFFFF
+DENSE_FDS: Final = lib.PYEV_DENSE_FDS if AVAILABLE else 1024
 if AVAILABLE:
     _epoll_wait = lib.pyev_epoll_wait  # hoisted: one lookup less per poll (idle benchmark)
 

@@ -41,16 +41,25 @@ struct epoll_event { uint32_t events; ...; };
 
 int pyev_epoll_create(void);
 int pyev_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
+#define PYEV_DENSE_FDS ...
 struct pyev_waiter {
     int epfd;
     int capacity;
     int ngens;
     int fast;
+    int far_cap;
+    int far_fill;
     struct epoll_event *buf;
     int32_t *out;
     uint32_t *gens;
+    int32_t *far_fds;
+    uint32_t *far_gens;
 };
 int pyev_epoll_wait(struct pyev_waiter *w, double timeout);
+uint32_t pyev_generation(const struct pyev_waiter *w, int fd);
+int pyev_far_put(struct pyev_waiter *w, int fd, uint32_t gen);
+void pyev_far_remove(struct pyev_waiter *w, int fd);
+void pyev_far_move(struct pyev_waiter *w, int32_t *fds, uint32_t *gens, int cap);
 
 int pyev_signalfd(int fd, const int *signums, int count);
 int pyev_signalfd_read(int fd, int *signums, int max);
@@ -105,6 +114,78 @@ static int pyev_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t da
 /* The waiter's buffers travel in one struct (waiter.h): one cffi argument
    instead of six (ping-pong benchmark). */
 
+/* The far generations: see waiter.h. */
+static int pyev_far_index(const int32_t *fds, int cap, int fd)
+{
+    unsigned mask = (unsigned)cap - 1, i = ((unsigned)fd * 2654435761u) & mask;
+    while (fds[i] >= 0 && fds[i] != fd)
+        i = (i + 1) & mask;
+    return (int)i;
+}
+
+static uint32_t pyev_generation(const struct pyev_waiter *w, int fd)
+{
+    if (fd < 0)
+        return 0;
+    if (fd < w->ngens)
+        return w->gens[fd];
+    if (!w->far_cap)
+        return 0;
+    int i = pyev_far_index(w->far_fds, w->far_cap, fd);
+    return w->far_fds[i] == fd ? w->far_gens[i] : 0;
+}
+
+/* 0, or -1 when the table must grow first (kept at most half full). */
+static int pyev_far_put(struct pyev_waiter *w, int fd, uint32_t gen)
+{
+    int i = w->far_cap ? pyev_far_index(w->far_fds, w->far_cap, fd) : 0;
+    if (!w->far_cap || (w->far_fds[i] != fd && 2 * (w->far_fill + 1) > w->far_cap))
+        return -1;
+    if (w->far_fds[i] != fd) {
+        w->far_fds[i] = fd;
+        w->far_fill++;
+    }
+    w->far_gens[i] = gen;
+    return 0;
+}
+
+/* Drop fd's entry, shifting back the entries probed past it. */
+static void pyev_far_remove(struct pyev_waiter *w, int fd)
+{
+    if (!w->far_cap)
+        return;
+    unsigned mask = (unsigned)w->far_cap - 1;
+    unsigned i = (unsigned)pyev_far_index(w->far_fds, w->far_cap, fd);
+    if (w->far_fds[i] != fd)
+        return;
+    w->far_fds[i] = -1;
+    w->far_fill--;
+    for (unsigned j = (i + 1) & mask; w->far_fds[j] >= 0; j = (j + 1) & mask) {
+        int32_t moved = w->far_fds[j];
+        uint32_t gen = w->far_gens[j];
+        w->far_fds[j] = -1;
+        unsigned k = (unsigned)pyev_far_index(w->far_fds, w->far_cap, moved);
+        w->far_fds[k] = moved;
+        w->far_gens[k] = gen;
+    }
+}
+
+/* Move the far entries into new arrays of cap entries (filled with -1 by
+   the caller, who owns their memory). */
+static void pyev_far_move(struct pyev_waiter *w, int32_t *fds, uint32_t *gens, int cap)
+{
+    for (int i = 0; i < w->far_cap; i++) {
+        if (w->far_fds[i] >= 0) {
+            int k = pyev_far_index(fds, cap, w->far_fds[i]);
+            fds[k] = w->far_fds[i];
+            gens[k] = w->far_gens[i];
+        }
+    }
+    w->far_fds = fds;
+    w->far_gens = gens;
+    w->far_cap = cap;
+}
+
 static int pyev_epoll_wait(struct pyev_waiter *w, double timeout)
 {
     struct epoll_event *buf = w->buf;
@@ -124,7 +205,7 @@ static int pyev_epoll_wait(struct pyev_waiter *w, double timeout)
         uint64_t data = buf[i].data.u64;
         int fd = (int)(uint32_t)data;
         uint32_t gen = (uint32_t)(data >> 32);
-        if (fd < 0 || fd >= ngens || gens[fd] != gen) {
+        if (fd >= 0 && fd < ngens ? gens[fd] != gen : pyev_generation(w, fd) != gen) {
             flags |= PYEV_WAIT_STALE;
             continue;
         }

@@ -17,6 +17,16 @@
 #define PYEV_WAIT_STALE 0x1000000
 #define PYEV_WAIT_FULL 0x2000000
 
+/* Tables indexed by fd stop at this many entries; larger fds (any int a
+   caller may pass) go to small hash tables, so memory follows the fds
+   actually watched (the fd table in _core.c, the epoll backend's masks and
+   the generations below). */
+#define PYEV_DENSE_FDS 1024
+
+/* Each epoll registration carries fd | generation << 32. The generation of
+   fd's current registration is gens[fd] for fd < ngens, else far_gens[i]
+   where far_fds[i] == fd (open addressing, linear probing, far_cap a power
+   of two or 0, far_fds[i] == -1 when empty); 0 means none. */
 struct pyev_waiter {
     int epfd;
     int capacity;
@@ -24,9 +34,13 @@ struct pyev_waiter {
     /* 1 while the backend needs nothing but pyev_epoll_wait (no regular
        files, no stale registrations); else the backend's Python poll runs. */
     int fast;
+    int far_cap;
+    int far_fill;
     struct epoll_event *buf;
     int32_t *out;
     uint32_t *gens;
+    int32_t *far_fds;
+    uint32_t *far_gens;
 };
 
 typedef int (*pyev_epoll_wait_fn)(struct pyev_waiter *w, double timeout);
