@@ -272,7 +272,8 @@ static PyTypeObject TimerBase_Type = {
     .tp_name = "pyev._core.TimerBase",
     .tp_basicsize = sizeof(TimerObject),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "The fields of a Timer the C hot path reads.",
+    .tp_doc = "TimerBase(after, callback, *, repeat=0.0, priority=0, data=None)\n--\n\n"
+              "The fields of a Timer the C hot path reads.",
     .tp_new = timer_new,
     .tp_init = (initproc)timer_init,
     .tp_traverse = (traverseproc)watcher_traverse,
@@ -2295,7 +2296,13 @@ iterate(LoopObject *L, int flags)
     if (PyObject_TypeCheck(L->fdtable, &FdTableBase_Type) && ((FdTableObject *)L->fdtable)->nchanges &&
         call_method0((PyObject *)L, str_flush_fd_changes) < 0)
         return -1;
-    /* 7-8. time, and how long the poll may block */
+    /* 7. Python's signal handlers, for a signal whose byte in the signal
+       pipe a hook drained after the last look: from here on, a signal
+       finds its byte in the pipe when the poll starts (signals.py:
+       hold_interrupts), so a blocking poll never sleeps on it. */
+    if (PyErr_CheckSignals() < 0)
+        return -1;
+    /* 8. time, and how long the poll may block */
     if (update_time(L) < 0)
         return -1;
     double timeout = 0.0;
@@ -2435,7 +2442,7 @@ static PyMethodDef loopbase_methods[] = {
     {"_set_c_waiter", (PyCFunction)loopbase_set_c_waiter, METH_O,
      "Poll through this epoll waiter from C (see waiter.h)."},
     {"invoke_pending", (PyCFunction)loopbase_invoke_pending, METH_NOARGS,
-     "Invoke every pending watcher now, highest priority first."},
+     "invoke_pending($self, /)\n--\n\nInvoke every pending watcher now, highest priority first."},
     {"_queue", (PyCFunction)(void (*)(void))loopbase_queue, METH_FASTCALL, NULL},
     {"_queue_all", (PyCFunction)(void (*)(void))loopbase_queue_all, METH_FASTCALL, NULL},
     {"_unpend", (PyCFunction)loopbase_unpend, METH_O, NULL},

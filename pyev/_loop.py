@@ -52,12 +52,14 @@ from ._constants import (
     NUMPRI,
     PERIODIC,
     READ,
+    RUN_NOWAIT,
     Backend,
     Error,
 )
 from ._core import LoopBase, TimerHeap
 from ._fdtable import FdTable
 from ._periodicheap import PeriodicHeap
+from ._sources import signals as _signals
 
 if TYPE_CHECKING:
     from ._sources.wakeup import Wakeup
@@ -115,6 +117,7 @@ class Loop(LoopBase):
         "_use_inotify",
         "_sources",
         "_read_while_masked",
+        "_closing",
         "__weakref__",
     )
 
@@ -178,6 +181,7 @@ class Loop(LoopBase):
         # Called after such a poll that reported _masked_fd, before the
         # signals are unblocked again (pyev/_core.c: poll_masked).
         self._read_while_masked: Hook = _nothing
+        self._closing = False  # inside close(): a nested close() does nothing
         self._closed = False
 
     # -- properties ------------------------------------------------------
@@ -306,11 +310,14 @@ class Loop(LoopBase):
             raise TypeError(f"flags must be an int, not {type(flags).__name__}")
         if flags & ~3:
             raise ValueError(f"unknown run flags {flags:#x}")
+        held = not self._depth and not flags & RUN_NOWAIT and _signals.hold_interrupts(self)
         self._depth += 1
         self._break = BREAK_CANCEL
         try:
             self._run_iterations(flags)  # in C: pending callbacks, then iterations
         finally:
+            if held:
+                _signals.release_interrupts()
             if self._break == BREAK_ONE:
                 self._break = BREAK_CANCEL
             self._depth -= 1
@@ -451,6 +458,7 @@ class Loop(LoopBase):
             self._wakeup.after_fork()
         for source in list(self._sources.values()):
             source.after_fork(self)
+        _signals.reattach_pipe(self)
 
     # -- internal event sources ------------------------------------------
 
@@ -459,7 +467,11 @@ class Loop(LoopBase):
     # them (changing the shared set would change the parent's).
 
     def _add_hook(self, fd: int, hook: Hook) -> None:
-        self._fdtable.forget(fd)  # a stale Io slot must not unregister it
+        # The kernel just gave the loop this number, so an Io still watching
+        # it watches a file closed since: it gets ERROR now, as at the next
+        # poll it would, instead of capturing the hook's events.
+        self._kill_fd(fd)
+        self._fdtable.forget(fd)  # its slot must not unregister the hook
         self._hooks[fd] = hook
         if not self._kernel_state_inherited():
             self._backend.modify(fd, 0, READ, True)
@@ -504,13 +516,17 @@ class Loop(LoopBase):
     def close(self) -> None:
         """Destroy the loop: invoke active Cleanup watchers, stop every
         watcher and release the loop's file descriptors. Idempotent."""
-        if self._closed:
-            return
-        if os.getpid() != self._pid and self._postfork:
-            # A forked child closing its copy before re-arming it: the kernel
-            # objects are still shared with the parent, so let go of them
-            # without unregistering anything the parent relies on.
-            self._backend.close()
+        if self._closed or self._closing:
+            return  # also from a Cleanup callback: the outer close completes
+        self._closing = True
+        try:
+            self._close()
+        finally:
+            self._closing = False
+
+    def _close(self) -> None:
+        if os.getpid() != self._pid:
+            self._disown_kernel_state()
         first_error: BaseException | None = None
         for w in list(self._cleanups):
             try:
@@ -538,6 +554,15 @@ class Loop(LoopBase):
         if first_error is not None:
             raise first_error
 
+    def _disown_kernel_state(self) -> None:
+        """In a forked child whose loop was not rebuilt (with or without
+        ``fork()``), the epoll set, inotify instance, signalfd and pidfds are
+        the parent's too: from here on nothing is unregistered from them
+        (hooks are only recorded) and only this process' copies of their fds
+        are closed, so that disposing of the loop leaves the parent's working."""
+        self._postfork = True
+        self._backend.close()
+
     def _all_watchers(self) -> list[Watcher]:
         found: list[Watcher] = []
         found.extend(self._fdtable.all_watchers())
@@ -561,6 +586,8 @@ class Loop(LoopBase):
         # An unclosed loop still must not leak its kernel fds.
         if not getattr(self, "_closed", True):
             try:
+                if os.getpid() != self._pid:
+                    self._disown_kernel_state()  # a forked child dropping its copy
                 for source in list(self._sources.values()):
                     source.close(self)  # inotify fd, signalfd, pidfds
                 self._backend.close()

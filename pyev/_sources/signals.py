@@ -64,6 +64,7 @@ _deferred: dict[int, Handler] = {}  # signum -> handler to put back when ours ne
 _pipe: tuple[int, int] | None = None  # the signal pipe given to set_wakeup_fd
 _saved_wakeup_fd: int | None = None  # the wakeup fd before ours, while ours is set
 _foreign_wakeup_fd = False  # another wakeup fd was set when we installed: not ours to take
+_interrupt_holders = 0  # loops running in the main thread that may block (hold_interrupts)
 _lock = threading.RLock()
 
 
@@ -133,6 +134,13 @@ def attach_pipe(loop: Loop) -> None:
         loop._add_hook(fd, _PipeHook(loop, fd))
 
 
+def reattach_pipe(loop: Loop) -> None:
+    """After a fork: a loop that watched the old signal pipe watches the
+    child's own."""
+    if any(isinstance(hook, _PipeHook) for hook in loop._hooks.values()):
+        attach_pipe(loop)
+
+
 def _install(signum: int) -> None:
     """Put our handler on ``signum`` (main thread only)."""
     global _saved_wakeup_fd
@@ -143,21 +151,10 @@ def _install(signum: int) -> None:
         )
     previous = signal.signal(signum, _python_handler)
     _saved_handlers[signum] = previous
-    if _saved_wakeup_fd is None and not _foreign_wakeup_fd:
-        ours = _pipe_write_end()
-        old = signal.set_wakeup_fd(ours, warn_on_full_buffer=False)
-        if old != -1:
-            # Someone else (asyncio, say) reads the wakeup fd: leave it to
-            # them. Signals still arrive (handler + EINTR); only a signal
-            # landing in another thread may wait for the loop's next wake-up.
-            signal.set_wakeup_fd(old)
-            _set_foreign(True)
-        else:
-            _saved_wakeup_fd = old
+    _claim_wakeup_fd()
 
 
 def _uninstall(signum: int) -> None:
-    global _saved_wakeup_fd
     previous = _saved_handlers.pop(signum)
     try:
         signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
@@ -165,9 +162,38 @@ def _uninstall(signum: int) -> None:
         # Not the main thread: our handler stays until it next runs (in the
         # main thread), which restores the previous one and passes it on.
         _deferred[signum] = previous
-    if not _saved_handlers:
-        _set_foreign(False)
-    if not _saved_handlers and _saved_wakeup_fd is not None:
+    _release_wakeup_fd()
+
+
+def _claim_wakeup_fd() -> None:
+    """Make the signal pipe Python's wakeup fd, unless another one is set
+    (main thread only)."""
+    global _saved_wakeup_fd
+    if _foreign_wakeup_fd:
+        return
+    # Asked of Python every time, not remembered: an exception raised by a
+    # signal handler between two of these lines must not leave us believing
+    # a wakeup fd is ours when it is not, or the reverse.
+    ours = _pipe_write_end()
+    old = signal.set_wakeup_fd(ours, warn_on_full_buffer=False)
+    if old not in (-1, ours):
+        # Someone else (asyncio, say) reads the wakeup fd: leave it to
+        # them. Signals still arrive (handler + EINTR); only a signal
+        # landing in another thread may wait for the loop's next wake-up.
+        signal.set_wakeup_fd(old)
+        _set_foreign(True)
+    elif _saved_wakeup_fd is None:
+        _saved_wakeup_fd = -1
+
+
+def _release_wakeup_fd() -> None:
+    """Put the previous wakeup fd back once nothing needs ours: no handler
+    of ours and no loop holding interrupts."""
+    global _saved_wakeup_fd
+    if _saved_handlers or _interrupt_holders:
+        return
+    _set_foreign(False)
+    if _saved_wakeup_fd is not None:
         try:
             current = signal.set_wakeup_fd(_saved_wakeup_fd)
         except ValueError:
@@ -175,6 +201,39 @@ def _uninstall(signum: int) -> None:
         if _pipe is not None and current != _pipe[1]:
             signal.set_wakeup_fd(current)  # replaced by someone since: theirs now
         _saved_wakeup_fd = None
+
+
+def hold_interrupts(loop: Loop) -> bool:
+    """Make sure a signal with a Python handler (Ctrl-C's SIGINT among them)
+    wakes ``loop`` while it blocks in its poll; True if the caller must call
+    ``release_interrupts`` when its run ends. Main thread only: elsewhere
+    Python runs no signal handler, so there is nothing to wake for.
+
+    Python's C-level handler only sets a flag and writes to the wakeup fd.
+    A signal landing between the loop's last look at that flag and its
+    poll (or in another thread) interrupts nothing, so without the signal
+    pipe in the poll it would wait for the next timer (up to
+    MAX_BLOCKTIME). With the pipe, the poll returns at once and the loop
+    runs the handler right after it."""
+    global _interrupt_holders
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    with _lock:
+        _interrupt_holders += 1
+        _claim_wakeup_fd()
+        if _saved_wakeup_fd is not None:  # ours is Python's wakeup fd
+            attach_pipe(loop)
+    return True
+
+
+def release_interrupts() -> None:
+    global _interrupt_holders
+    with _lock:
+        _interrupt_holders -= 1
+        try:
+            _release_wakeup_fd()
+        except ValueError:
+            pass  # not the main thread any more (a forked child's other thread)
 
 
 def _set_foreign(value: bool) -> None:
