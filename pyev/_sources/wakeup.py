@@ -20,6 +20,7 @@ bytecodes, the same argument holds.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -28,10 +29,15 @@ if TYPE_CHECKING:
 
 
 class Wakeup:
-    __slots__ = ("_loop", "fd", "armed", "written", "listeners")
+    __slots__ = ("_loop", "fd", "armed", "written", "listeners", "_fd_lock")
 
     def __init__(self, loop: Loop) -> None:
         self._loop = loop
+        # Held while the fd number is written to or closed: a send from
+        # another thread must never write to a file that took the number of
+        # an eventfd the loop just closed. Re-entrant: a Python signal
+        # handler may notify in the middle of close() in the same thread.
+        self._fd_lock = threading.RLock()
         self.armed = False
         self.written = False  # the eventfd holds a count to read
         self.listeners: list[Callable[[], None]] = []
@@ -47,13 +53,14 @@ class Wakeup:
                 self._write()
 
     def _write(self) -> None:
-        fd = self.fd
-        if fd >= 0:
-            self.written = True
-            try:
-                os.eventfd_write(fd, 1)
-            except OSError:
-                pass  # counter full (cannot be: it is drained) or closed meanwhile
+        with self._fd_lock:
+            fd = self.fd
+            if fd >= 0:
+                self.written = True
+                try:
+                    os.eventfd_write(fd, 1)
+                except OSError:
+                    pass  # counter full: cannot be, it is drained
 
     def _on_ready(self) -> None:
         # Only drain: the loop takes an armed wake-up once per iteration,
@@ -85,14 +92,16 @@ class Wakeup:
         every flag once so that nothing sent around the fork is missed."""
         loop = self._loop
         loop._remove_hook(self.fd)
-        os.close(self.fd)
-        self.fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+        with self._fd_lock:
+            os.close(self.fd)
+            self.fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
         loop._add_hook(self.fd, self._on_ready)
         self.written = False
         self.armed = True
         self._write()
 
     def close(self) -> None:
-        fd, self.fd = self.fd, -1
-        if fd >= 0:
-            os.close(fd)
+        with self._fd_lock:
+            fd, self.fd = self.fd, -1
+            if fd >= 0:
+                os.close(fd)
