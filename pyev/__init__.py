@@ -16,30 +16,13 @@ from typing import Final
 from . import _backends
 from ._clock import sleep, time
 from ._constants import (
-    ASYNC,
     BREAK_ALL,
     BREAK_CANCEL,
     BREAK_ONE,
-    CHECK,
-    CHILD,
-    CLEANUP,
-    CUSTOM,
-    EMBED,
-    ERROR,
-    FORK,
-    IDLE,
     MAXPRI,
     MINPRI,
-    NONE,
-    PERIODIC,
-    PREPARE,
-    READ,
     RUN_NOWAIT,
     RUN_ONCE,
-    SIGNAL,
-    STAT,
-    TIMER,
-    WRITE,
     Backend,
     Error,
     Events,
@@ -57,6 +40,26 @@ from ._watchers.stat import Stat
 from ._watchers.timer import Timer
 
 __version__: Final = "0.1.0"
+
+# Every Events member is also a module constant: ``ev.READ is ev.Events.READ``.
+# (pyev's own hot paths use the plain ints of _constants.)
+NONE: Final = Events.NONE
+READ: Final = Events.READ
+WRITE: Final = Events.WRITE
+TIMER: Final = Events.TIMER
+PERIODIC: Final = Events.PERIODIC
+SIGNAL: Final = Events.SIGNAL
+CHILD: Final = Events.CHILD
+STAT: Final = Events.STAT
+IDLE: Final = Events.IDLE
+PREPARE: Final = Events.PREPARE
+CHECK: Final = Events.CHECK
+EMBED: Final = Events.EMBED
+FORK: Final = Events.FORK
+CLEANUP: Final = Events.CLEANUP
+ASYNC: Final = Events.ASYNC
+CUSTOM: Final = Events.CUSTOM
+ERROR: Final = Events.ERROR
 
 
 def supported_backends() -> Backend:

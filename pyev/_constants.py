@@ -10,6 +10,11 @@ class Error(RuntimeError):
     """Misuse of a loop or watcher state (starting on a closed loop, changing
     an active watcher, starting a watcher that is active on another loop)."""
 
+    # Spelled out so that inspect.signature(ev.Error) works (RuntimeError's
+    # own constructor has no readable signature).
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+
 
 class Events(enum.IntFlag):
     """Event bits passed to callbacks as ``revents``; libev's values."""

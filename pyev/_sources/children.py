@@ -223,8 +223,13 @@ class ChildSource:
             signals.attach_pipe(loop)
 
     def close(self, loop: Loop) -> None:
-        for pid in list(self.pidfds):
-            self._close_pidfd(pid)
+        # The loop closes its backend next, which drops every registration:
+        # only close this process' copies of the pidfds. (Unregistering them
+        # one by one could change a kernel set shared with a forked parent.)
+        for fd in self.pidfds.values():
+            loop._hooks.pop(fd, None)
+            os.close(fd)
+        self.pidfds.clear()
         self._unsubscribe()
         if loop._wakeup is not None and self._on_wakeup in loop._wakeup.listeners:
             loop._wakeup.listeners.remove(self._on_wakeup)

@@ -132,7 +132,7 @@ class FileSource:
         self._place(w)
 
     def remove(self, w: Stat) -> None:
-        self._own_inotify()
+        self._drop_inherited()  # its watches are the parent's: leave them
         self.stats.remove(w)
         self._unplace(w)
         if w._poller is not None:
@@ -239,6 +239,7 @@ class FileSource:
         if w._refresh():
             self.loop._queue(w, STAT)
             if self.native and _identity(w._prev) != _identity(w._attr):
+                self._own_inotify()
                 self._place(w)
 
     # -- loop life cycle --
@@ -246,9 +247,11 @@ class FileSource:
     def active_watchers(self, loop: Loop) -> list[Any]:
         return list(self.stats)
 
-    def _own_inotify(self) -> None:
+    def _drop_inherited(self) -> None:
         """An inotify fd made before a fork is shared with the parent, whose
-        watches adding or removing here would change: make our own."""
+        watches adding or removing here would change: close our copy (never
+        ``inotify_rm_watch`` on it) and forget its watches. Its hook is only
+        forgotten too: the backend's kernel set may be the parent's as well."""
         if self.ifd >= 0 and self.ifd_pid != os.getpid():
             self.loop._hooks.pop(self.ifd, None)
             os.close(self.ifd)
@@ -256,6 +259,12 @@ class FileSource:
             self.users.clear()
             for w in self.stats:
                 w._wds.clear()
+
+    def _own_inotify(self) -> None:
+        """Before placing watches: if the inotify fd is the parent's (or was
+        dropped as such), make our own and place every watcher's again."""
+        self._drop_inherited()
+        if self.native and self.ifd < 0:
             self._open()
             for w in self.stats:
                 self._place(w)
@@ -264,6 +273,8 @@ class FileSource:
         self._own_inotify()
 
     def close(self, loop: Loop) -> None:
+        # Closing the fd drops its watches with it: no inotify_rm_watch, which
+        # on an inotify fd inherited across a fork would remove the parent's.
         if self.ifd >= 0:
             loop._hooks.pop(self.ifd, None)
             os.close(self.ifd)

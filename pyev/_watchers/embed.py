@@ -11,10 +11,10 @@ registered), and a Fork watcher that passes a fork on.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._constants import EMBED, MINPRI, READ, RUN_NOWAIT, Backend, Error
-from .base import Watcher
+from .base import Watcher, check_callback
 from .io import Io
 from .simple import Fork, Prepare
 
@@ -30,6 +30,12 @@ def _check_other(other: object) -> Loop:
     if not other._closed and other.backend != Backend.EPOLL:
         raise ValueError(f"a loop on the {other.backend.name} backend cannot be embedded")
     return other
+
+
+def _sweep(w: Embed, revents: int) -> None:
+    """The callback of an Embed given none: sweep, as libev does then. It is
+    a real callable, so that a fed or invoked Embed sweeps too."""
+    w.sweep()
 
 
 class Embed(Watcher):
@@ -57,10 +63,25 @@ class Embed(Watcher):
         self._prepare: Prepare | None = None
         self._fork: Fork | None = None
         super().__init__(callback, priority, data)
+        if callback is None:
+            self._callback = _sweep
 
     @classmethod
     def _callback_optional(cls) -> bool:
         return True
+
+    @property
+    def callback(self) -> Any:
+        """Called as ``callback(watcher, EMBED)``, or None: then the embedded
+        loop is swept automatically (also when the watcher is fed or
+        invoked); may be replaced at any time."""
+        callback = self._callback
+        return None if callback is _sweep else callback
+
+    @callback.setter
+    def callback(self, callback: Any) -> None:
+        check_callback(callback, optional=True)
+        self._callback = _sweep if callback is None else callback
 
     @property
     def other(self) -> Loop:
@@ -78,7 +99,7 @@ class Embed(Watcher):
             self._other.run(RUN_NOWAIT)
 
     def _on_ready(self, io: Io, revents: int) -> None:
-        if self._callback is None:
+        if self._callback is _sweep:
             self.sweep()
         else:
             assert self._loop is not None

@@ -34,6 +34,10 @@ def fileno_of(fd: Any) -> int:
 
 def check_events(events: object) -> int:
     events = check_int("events", events)
+    if events.__class__ is not int:
+        # An Events member (ev.READ): work with its plain int (IntFlag
+        # arithmetic is slow), which is also what ``events`` gives back.
+        events = int(events)
     if events & ~(READ | WRITE):
         raise ValueError(f"events must be a combination of READ and WRITE, not {events:#x}")
     return events

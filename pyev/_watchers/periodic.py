@@ -27,11 +27,23 @@ MIN_INTERVAL: Final = 1.0 / 8192
 
 
 def next_aligned(offset: float, interval: float, now: float) -> float:
-    """The smallest ``offset + N * interval`` strictly greater than ``now``."""
+    """The smallest ``offset + N * interval`` strictly greater than ``now``,
+    in O(1) for any finite offset (libev's periodic_recalc).
+
+    The offset is first reduced modulo the interval (``math.fmod`` is exact):
+    the schedule is the same, and an offset far from now can then neither
+    overflow the quotient nor lose the alignment to cancellation (leaving
+    the estimate below far behind ``now``)."""
     interval = max(interval, MIN_INTERVAL)
-    at = offset + interval * math.floor((now - offset) / interval)
-    while at <= now:
-        at += interval
+    base = math.fmod(offset, interval)
+    at = base + interval * math.floor((now - base) / interval)
+    while at <= now:  # the estimate errs low by a step at most
+        step = at + interval
+        if step == at:  # now is beyond the interval's resolution: libev uses now
+            return now
+        at = step
+    if not math.isfinite(at):
+        raise ValueError(f"no float is offset {offset} + N * interval {interval} and after {now}")
     return at
 
 
@@ -112,6 +124,9 @@ class Periodic(Watcher):
                 raise TypeError(f"reschedule must return a float, not {type(at).__name__}")
             if not math.isfinite(at):
                 raise ValueError(f"reschedule must return a finite time, not {at}")
+            if at < now:
+                # libev asserts; looping on it would spin run() for ever
+                raise ValueError(f"reschedule must not return a time before now ({now}), not {at}")
             return float(at)
         if self._interval:
             return next_aligned(self._offset, self._interval, now)
