@@ -2296,17 +2296,19 @@ iterate(LoopObject *L, int flags)
     if (PyObject_TypeCheck(L->fdtable, &FdTableBase_Type) && ((FdTableObject *)L->fdtable)->nchanges &&
         call_method0((PyObject *)L, str_flush_fd_changes) < 0)
         return -1;
-    /* 7. Python's signal handlers, for a signal whose byte in the signal
-       pipe a hook drained after the last look: from here on, a signal
-       finds its byte in the pipe when the poll starts (signals.py:
-       hold_interrupts), so a blocking poll never sleeps on it. */
-    if (PyErr_CheckSignals() < 0)
+    /* 7. Before a poll that may block, Python's signal handlers, for a
+       signal whose byte in the signal pipe a hook drained after the last
+       look: from here on, a signal finds its byte in the pipe when the
+       poll starts (signals.py: hold_interrupts), so the poll never sleeps
+       on it. */
+    int may_block = !(flags & RUN_NOWAIT || L->idle_count || !L->activecnt);
+    if (may_block && PyErr_CheckSignals() < 0)
         return -1;
     /* 8. time, and how long the poll may block */
     if (update_time(L) < 0)
         return -1;
     double timeout = 0.0;
-    if (!(flags & RUN_NOWAIT || L->idle_count || !L->activecnt)) {
+    if (may_block && L->idle_count == 0 && L->activecnt) { /* a handler may have changed them */
         timeout = poll_timeout(L);
         if (timeout < 0)
             return -1;
