@@ -215,6 +215,24 @@ timer_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 }
 
 static PyObject *str_checked_args;
+static PyObject *error_type; /* pyev._constants.Error, looked up once */
+
+/* Raise ev.Error(message). */
+static int
+raise_error(const char *message)
+{
+    if (error_type == NULL) {
+        PyObject *mod = PyImport_ImportModule("pyev._constants");
+        if (mod == NULL)
+            return -1;
+        error_type = PyObject_GetAttrString(mod, "Error");
+        Py_DECREF(mod);
+        if (error_type == NULL)
+            return -1;
+    }
+    PyErr_SetString(error_type, message);
+    return -1;
+}
 
 /* Timer(after, callback, *, repeat=0.0, priority=0, data=None): the usual
    argument types are checked here, anything else by Timer._checked_args,
@@ -224,6 +242,8 @@ timer_init(TimerObject *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"after", "callback", "repeat", "priority", "data", NULL};
     PyObject *after, *callback, *repeat = NULL, *priority = NULL, *data = Py_None;
+    if (self->base.active || IS_PENDING(&self->base))
+        return raise_error("cannot re-initialise an active or pending watcher; stop it first");
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|$OOO:Timer", kwlist, &after, &callback, &repeat, &priority,
                                      &data))
         return -1;
@@ -1214,10 +1234,25 @@ watchers_without(PyObject *watchers, PyObject *w)
    so the slot is looked up afresh afterwards, and the work redone if its
    watchers changed meanwhile. */
 static int
+watchers_contain(PyObject *watchers, PyObject *w)
+{
+    if (watchers == NULL || !PyTuple_Check(watchers))
+        return watchers == w;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(watchers); i++) {
+        if (PyTuple_GET_ITEM(watchers, i) == w)
+            return 1;
+    }
+    return 0;
+}
+
+static int
 fdtable_update(FdTableObject *t, PyObject *w, PyObject *(*make)(PyObject *, PyObject *), int adding)
 {
     int fd = ((IoObject *)w)->fd;
     for (;;) {
+        /* a finalizer may have added w meanwhile: a watcher is listed once (F1) */
+        if (adding && watchers_contain(fdtable_watchers_of(t, fd), w))
+            return 0;
         if (!adding && fdtable_find(t, fd) == NULL) {
             PyErr_Format(PyExc_KeyError, "fd %d has no slot", fd);
             return -1;
@@ -2313,6 +2348,10 @@ iterate(LoopObject *L, int flags)
         if (timeout < 0)
             return -1;
     }
+    /* Python code ran since phase 4 (fd changes, signal handlers, the
+       clock): it may have closed the loop, whose backend is then gone. */
+    if (L->closed)
+        return 0;
     /* From here a Wakeup.notify writes its eventfd; one that came before
        left `armed` set, and then the poll must not block (wakeup.py). */
     L->polling = 1;

@@ -446,8 +446,12 @@ class Loop(LoopBase):
 
     def _rebuild_after_fork(self) -> None:
         self._postfork = False
+        try:
+            self._backend.reinit()
+        except BaseException:
+            self._postfork = True  # still the parent's: try again next iteration
+            raise
         self._pid = os.getpid()
-        self._backend.reinit()
         self._fdtable.reregister_all()
         for fd in list(self._hooks):
             try:

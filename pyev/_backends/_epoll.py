@@ -67,6 +67,7 @@ class EpollBackend:
             self._far_masks[fd] = mask
         else:
             self._far_masks.pop(fd, None)
+        if not mask:
             self._waiter.forget_generation(fd)
 
     def _registered(self) -> list[tuple[int, int]]:
@@ -151,8 +152,9 @@ class EpollBackend:
         return result
 
     def _rebuild(self) -> None:
+        epfd = _linux.epoll_create()  # first: if it fails, the old set stays ours
         os.close(self._waiter.epfd)
-        self._waiter.epfd = _linux.epoll_create()
+        self._waiter.epfd = epfd
         self._waiter.stale = False
         for fd, mask in self._registered():
             if fd in self._files:

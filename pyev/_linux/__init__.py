@@ -139,8 +139,13 @@ class EpollWaiter:
             lib.pyev_far_put(self._w, fd, gen)
 
     def forget_generation(self, fd: int) -> None:
-        """fd is no longer registered: a large fd's entry is dropped."""
-        if fd >= self._w.ngens:
+        """fd is no longer registered: an event still reported for it comes
+        from a registration that outlived its removal (the file stayed open
+        elsewhere, so the DEL could not reach it) and is flagged stale, which
+        rebuilds the set; a large fd's entry is dropped."""
+        if fd < self._w.ngens:
+            self._gens[fd] = 0
+        else:
             lib.pyev_far_remove(self._w, fd)
 
     def poll(self, timeout: float) -> list[int]:
@@ -159,11 +164,11 @@ class EpollWaiter:
         if n & lib.PYEV_WAIT_STALE:
             self.stale = True
             self.on_stale()
+        ready = self._view[: 2 * (n & _WAIT_COUNT)].tolist()  # before a resize replaces the buffer
         if n & lib.PYEV_WAIT_FULL and self._w.capacity < 65536:
             # More may be waiting: grow so one poll sees everything (as libev).
             self._resize(self._w.capacity * 2)
-        n &= _WAIT_COUNT
-        return self._view[: 2 * n].tolist()
+        return ready
 
 
 _WAIT_COUNT: Final = lib.PYEV_WAIT_COUNT if AVAILABLE else 0xFFFFFF

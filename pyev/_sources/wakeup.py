@@ -92,9 +92,10 @@ class Wakeup:
         every flag once so that nothing sent around the fork is missed."""
         loop = self._loop
         loop._remove_hook(self.fd)
+        fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)  # first: if it fails, nothing changed
         with self._fd_lock:
             os.close(self.fd)
-            self.fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+            self.fd = fd
         loop._add_hook(self.fd, self._on_ready)
         self.written = False
         self.armed = True

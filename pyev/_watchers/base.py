@@ -88,6 +88,8 @@ class Watcher(WatcherBase):
     def __init__(self, callback: Callable[..., object] | None, priority: int, data: object) -> None:
         # The checks' usual outcome is tested inline, the full checks run
         # only to raise (timer churn benchmark: construction dominated it).
+        if self._active or self._revents is not None:
+            raise Error("cannot re-initialise an active or pending watcher; stop it first")
         if not callable(callback):
             check_callback(callback, optional=self._callback_optional())
         if priority.__class__ is not int or not MINPRI <= priority <= MAXPRI:
@@ -179,6 +181,8 @@ class Watcher(WatcherBase):
         return loop
 
     def _activate(self, loop: Loop) -> None:
+        if self._active:
+            return  # a finalizer run by _start's allocations started it already
         self._active = True
         if self._keepalive and self._counts_as_active:
             loop._activecnt += 1

@@ -217,3 +217,23 @@ def test_a_timer_stopped_while_its_deadline_is_converted_is_armed_consistently(l
         t.stop()
     assert len(loop._timers) == 0
     loop.verify()
+
+
+def test_an_io_started_again_by_a_collection_inside_its_own_start_is_listed_and_counted_once(
+    loop: ev.Loop, pipe: tuple[int, int]
+) -> None:
+    r, _ = pipe
+    shared = [ev.Io(r, ev.READ, noop).start(loop) for _ in range(SHARED)]
+    target = ev.Io(r, ev.WRITE, noop)
+
+    def start_target() -> None:
+        if not target.is_active:
+            target.start(loop)
+
+    with_collections(start_target, lambda: target.start(loop))
+    assert sum(w is target for w in loop._fdtable.watchers(r)) == 1
+    loop.verify()
+    for w in (*shared, target):
+        w.stop()
+    assert loop._activecnt == 0
+    loop.verify()
