@@ -13,6 +13,7 @@ of ``run`` and leaves the loop usable.
 
 from __future__ import annotations
 
+import os
 import socket
 from dataclasses import dataclass, field
 
@@ -235,7 +236,8 @@ class LoopMachine(RuleBasedStateMachine):
 
 
 SETTINGS = settings(
-    max_examples=60,
+    # PYEV_SM_EXAMPLES: more for a soak (tools/soak_state_machines.sh).
+    max_examples=int(os.environ.get("PYEV_SM_EXAMPLES", "60")),
     stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],

@@ -1,0 +1,58 @@
+# Shared by the tools/*.sh scripts (sourced, not run).
+#
+# They never build in the working tree: the C parts are built into a copy
+# (`copy_tree`) and installed non-editable into a fresh venv, so the
+# in-place build a developer uses (`pip install -e .`) is left alone.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+log() { printf '\n=== %s\n' "$*" >&2; }
+
+# find_python 3.12 -> the absolute path of a python3.12 interpreter: the one
+# on PATH if it runs, else the newest pyenv-installed 3.12.x.
+find_python() {
+    local v=$1 exe pv
+    if exe=$(command -v "python$v") && "$exe" -c 'pass' >/dev/null 2>&1; then
+        # The interpreter itself, also when PATH leads to a venv's.
+        "$exe" -c 'import sys; print(getattr(sys, "_base_executable", sys.executable))'
+        return
+    fi
+    if command -v pyenv >/dev/null 2>&1; then
+        pv=$(pyenv versions --bare 2>/dev/null | grep -E "^${v//./\\.}\.[0-9]+$" | sort -V | tail -n 1)
+        if [ -n "$pv" ] && [ -x "$(pyenv root)/versions/$pv/bin/python$v" ]; then
+            echo "$(pyenv root)/versions/$pv/bin/python$v"
+            return
+        fi
+    fi
+    echo "no python$v found (on PATH or in pyenv)" >&2
+    return 1
+}
+
+# copy_tree DEST: the repository's files as they are in the working tree
+# (tracked and untracked, minus what .gitignore excludes: no .venv, no
+# build/, no built .so) copied into DEST.
+copy_tree() {
+    local dest=$1
+    mkdir -p "$dest"
+    (cd "$ROOT" && git ls-files -z --cached --others --exclude-standard |
+        while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
+        tar --null -T - -cf -) | tar -x -C "$dest"
+}
+
+# install_copy SRC PYTHON VENV: make VENV with PYTHON and install SRC with
+# its test extras into it, non-editable, with whatever CFLAGS/LDFLAGS are in
+# the environment. Then SRC/pyev is moved aside, so tests run from SRC can
+# only import the installed build (a `python -c` subprocess puts the current
+# directory first on sys.path).
+install_copy() {
+    local src=$1 python=$2 venv=$3
+    "$python" -m venv "$venv"
+    "$venv/bin/python" -m pip install --disable-pip-version-check --no-cache-dir -v "$src[test]" \
+        >"$venv/build.log" 2>&1 || { cat "$venv/build.log" >&2; return 1; }
+    mv "$src/pyev" "$src/pyev.source-not-imported"
+}
+
+# build_warnings VENV: the compiler's diagnostics in install_copy's log.
+build_warnings() {
+    grep -E -A4 '\.(c|h):[0-9]+:([0-9]+:)? (warning|error):' "$1/build.log" || true
+}
