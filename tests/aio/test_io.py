@@ -96,8 +96,11 @@ def test_replacing_a_reader_cancels_the_old_handle(aio: pyev.aio.EventLoop) -> N
 
 
 def test_transport_repr_reads_the_selector_view(aio: pyev.aio.EventLoop) -> None:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()  # Server.wait_closed waits for its connections (3.12.1+)
+
     async def main() -> str:
-        server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         text = repr(writer.transport)
