@@ -20,30 +20,41 @@ from asyncio import events
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from .. import MINPRI
 from .._loop import Loop
 from ._loop import EventLoop
 
 _T = TypeVar("_T")
 
 
-def new_event_loop(ev_loop: Loop | None = None) -> EventLoop:
+def new_event_loop(
+    ev_loop: Loop | None = None, *, priority: int = 0, ready_priority: int = MINPRI, watcher_errors: str = "propagate"
+) -> EventLoop:
     """A new asyncio loop on ``ev_loop`` (a new, owned pyev loop when None).
 
     This is the ``loop_factory`` for ``asyncio.run`` (3.12+),
-    ``asyncio.Runner`` and ``IsolatedAsyncioTestCase.loop_factory``.
+    ``asyncio.Runner`` and ``IsolatedAsyncioTestCase.loop_factory``. The
+    keyword arguments are ``EventLoop``'s.
     """
-    return EventLoop(ev_loop)
+    return EventLoop(ev_loop, priority=priority, ready_priority=ready_priority, watcher_errors=watcher_errors)
 
 
-def run(main: Coroutine[Any, Any, _T], *, debug: bool | None = None, ev_loop: Loop | None = None) -> _T:
+def run(
+    main: Coroutine[Any, Any, _T],
+    *,
+    debug: bool | None = None,
+    ev_loop: Loop | None = None,
+    watcher_errors: str = "propagate",
+) -> _T:
     """Run coroutine ``main`` on a new pyev.aio loop and return its result,
     as ``asyncio.run`` (and ``uvloop.run``) do: the loop is closed after
     async generators and the default executor are shut down, and Ctrl-C
     cancels ``main`` and then raises KeyboardInterrupt. ``ev_loop`` is the
-    pyev loop to run on (borrowed, left open); None makes a new one."""
+    pyev loop to run on (borrowed, left open); None makes a new one.
+    ``watcher_errors`` is ``EventLoop``'s."""
     if events._get_running_loop() is not None:
         raise RuntimeError("pyev.aio.run() cannot be called from a running event loop")
-    with asyncio.Runner(debug=debug, loop_factory=lambda: EventLoop(ev_loop)) as runner:
+    with asyncio.Runner(debug=debug, loop_factory=lambda: EventLoop(ev_loop, watcher_errors=watcher_errors)) as runner:
         return runner.run(main)
 
 

@@ -24,7 +24,7 @@ Design (where asyncio's work sits in pyev's iteration):
   runs the handle directly. A deadline already due goes to ``_ready``
   instead, so ``call_soon(a); call_later(0, b)`` runs a before b.
 - The ready queue: ``_ready`` stays asyncio's deque. A ``Check`` at
-  ``MINPRI`` drains one batch (the length it finds) per iteration, then
+  ``ready_priority`` (``MINPRI`` unless chosen) drains one batch (the length it finds) per iteration, then
   acts on ``stop()``. A ``Prepare`` at ``MAXPRI`` starts an ``Idle``
   whenever work is queued or a stop is due, so that the poll does not block.
 - Wake-ups: ``call_soon_threadsafe`` and the signal-safe path send an
@@ -64,6 +64,7 @@ from .. import BREAK_ONE, MAXPRI, MINPRI, READ, RUN_ONCE, WRITE, Async, Check, C
 from .._watchers.base import check_priority
 from ._fds import FdEntry, SelectorView, fileobj_to_fd
 
+_WATCHER_ERRORS = ("propagate", "handler")
 _UNCATCHABLE = frozenset({signal.SIGKILL, signal.SIGSTOP})
 _HAS_RUN_FOREVER_HELPERS = hasattr(base_events.BaseEventLoop, "_run_forever_setup")  # 3.13+
 _format_handle: Callable[[Any], str] = base_events._format_handle  # type: ignore[attr-defined]
@@ -85,7 +86,13 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
 
     With ``ev_loop=None`` a new ``pyev.Loop`` is created and owned: closing
     this loop closes it. A loop passed in is borrowed and left open.
-    ``priority`` is the pyev priority of asyncio's I/O and timer watchers.
+    ``priority`` is the pyev priority of asyncio's I/O and timer watchers;
+    ``ready_priority`` that of the watcher that runs the ready queue
+    (``call_soon`` callbacks, task steps), by default ``MINPRI``: last in
+    each iteration. ``watcher_errors`` says where an exception from a pyev
+    watcher's callback goes: ``"propagate"`` (the default) raises it out of
+    ``run_forever``/``run_until_complete``, as ``Loop.run()`` would;
+    ``"handler"`` passes it to the loop's exception handler and runs on.
     """
 
     if TYPE_CHECKING:
@@ -109,7 +116,14 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
         def _asyncgen_firstiter_hook(self, agen: Any) -> None: ...
         def _asyncgen_finalizer_hook(self, agen: Any) -> None: ...
 
-    def __init__(self, ev_loop: Loop | None = None, *, priority: int = 0) -> None:
+    def __init__(
+        self,
+        ev_loop: Loop | None = None,
+        *,
+        priority: int = 0,
+        ready_priority: int = MINPRI,
+        watcher_errors: str = "propagate",
+    ) -> None:
         self._closed = True  # until set up: BaseEventLoop.__del__ reads it
         if ev_loop is None:
             ev_loop = Loop()
@@ -120,6 +134,10 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
             ev_loop._check_open()
             owned = False
         self._priority = check_priority(priority)
+        ready_priority = check_priority(ready_priority)
+        if watcher_errors not in _WATCHER_ERRORS:
+            raise ValueError(f"watcher_errors must be 'propagate' or 'handler', not {watcher_errors!r}")
+        self._errors_to_handler = watcher_errors == "handler"
         # Not the selector loop's __init__: no selector, no self-pipe.
         base_events.BaseEventLoop.__init__(self)
         self.ev: Loop = ev_loop
@@ -141,7 +159,7 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
         self._wake = Async(self._on_wake, priority=MAXPRI)
         self._prepare = Prepare(self._on_prepare, priority=MAXPRI)
         self._idle = Idle(_nothing, priority=MINPRI)
-        self._drain = Check(self._on_drain, priority=MINPRI)
+        self._drain = Check(self._on_drain, priority=ready_priority)
         for w in self._internal_watchers():
             w.keepalive = False
 
@@ -199,7 +217,21 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
             w.start(ev)
         try:
             while True:
-                remains = ev.run(flags)
+                try:
+                    remains = ev.run(flags)
+                except Exception as exc:
+                    # asyncio's own handles never get here (Handle._run
+                    # reports their exceptions): this came from a pyev
+                    # watcher's callback.
+                    if not self._errors_to_handler or ev.closed:
+                        raise
+                    self.call_exception_handler(
+                        {"message": "Exception in a pyev watcher callback", "exception": exc, "ev_loop": ev}
+                    )
+                    del exc
+                    if flags:
+                        break
+                    continue
                 if self._broke or flags or ev.closed:
                     break
                 if remains:

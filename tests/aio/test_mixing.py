@@ -12,6 +12,7 @@ import sys
 import textwrap
 import time
 import warnings
+from typing import Any
 
 import pytest
 
@@ -266,6 +267,70 @@ def test_the_priority_argument_moves_asyncio_timers_relative_to_user_watchers(
         loop.call_later(0.001, order.append, "asyncio")
         time.sleep(0.01)  # both are due at the next poll
         loop.call_later(0.05, loop.stop)
+        loop.run_forever()
+        assert order == expected
+    finally:
+        loop.close()
+
+
+def test_watcher_errors_handler_sends_a_pyev_callback_exception_to_the_exception_handler(ev_loop: ev.Loop) -> None:
+    class Boom(Exception):
+        pass
+
+    def raises(w: ev.Timer, revents: int) -> None:
+        raise Boom("from a watcher")
+
+    loop = pyev.aio.EventLoop(ev_loop, watcher_errors="handler")
+    contexts: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda lp, ctx: contexts.append(ctx))
+    try:
+        ev.Timer(0.001, raises).start(ev_loop)
+        ev.Timer(0.002, raises).start(ev_loop)
+        # The run goes on past both exceptions and completes.
+        assert run(loop, asyncio.sleep(0.05, "ok")) == "ok"
+    finally:
+        loop.close()
+    assert [type(c["exception"]) for c in contexts] == [Boom, Boom]
+    assert contexts[0]["ev_loop"] is ev_loop
+    assert "pyev watcher" in contexts[0]["message"]
+
+
+def test_watcher_errors_handler_still_raises_keyboard_interrupt(ev_loop: ev.Loop) -> None:
+    def interrupts(w: ev.Timer, revents: int) -> None:
+        raise KeyboardInterrupt
+
+    loop = pyev.aio.EventLoop(ev_loop, watcher_errors="handler")
+    try:
+        ev.Timer(0.001, interrupts).start(ev_loop)
+        with pytest.raises(KeyboardInterrupt):
+            loop.run_until_complete(asyncio.sleep(5))
+    finally:
+        loop.close()
+
+
+def test_watcher_errors_rejects_an_unknown_choice(ev_loop: ev.Loop) -> None:
+    with pytest.raises(ValueError, match="watcher_errors"):
+        pyev.aio.EventLoop(ev_loop, watcher_errors="ignore")
+
+
+@pytest.mark.parametrize(
+    ("ready_priority", "expected"),
+    [(ev.MINPRI, ["pyev-low", "asyncio-soon"]), (ev.MAXPRI, ["asyncio-soon", "pyev-low"])],
+)
+def test_ready_priority_moves_the_ready_queue_relative_to_user_watchers(
+    ev_loop: ev.Loop, ready_priority: int, expected: list[str]
+) -> None:
+    loop = pyev.aio.EventLoop(ev_loop, ready_priority=ready_priority)
+    try:
+        order: list[str] = []
+
+        def low(w: ev.Check, revents: int) -> None:
+            order.append("pyev-low")
+            w.stop()
+
+        ev.Check(low, priority=-1).start(ev_loop)
+        loop.call_soon(order.append, "asyncio-soon")
+        loop.call_soon(loop.stop)
         loop.run_forever()
         assert order == expected
     finally:

@@ -33,6 +33,7 @@ that hits it is reported with the test that was running.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import os
 import pathlib
@@ -54,6 +55,9 @@ WHITE_BOX = {
     "test_windows_events",
     "test_windows_utils",
 }
+
+# The longest-running modules, started first by a parallel run.
+SLOW = {"test_events", "test_subprocess", "test_sendfile", "test_streams", "test_tasks", "test_sslproto", "test_ssl"}
 
 # Test id suffix -> why pyev.aio is not expected to pass it. Skipped for
 # pyev.aio only (the baseline runs them).
@@ -120,22 +124,29 @@ def _summary(outcomes: dict[str, str]) -> dict[str, int]:
     return counts
 
 
-def run(loop: str, modules: list[str], cap: float, verbose: bool) -> dict[str, dict[str, object]]:
+def run(loop: str, modules: list[str], cap: float, verbose: bool, jobs: int = 1) -> dict[str, dict[str, object]]:
     results = {}
-    for module in modules:
-        res = _run_module(module, loop, cap, verbose)
-        results[module] = res
-        counts = _summary(res["outcomes"])  # type: ignore[arg-type]
-        note = " TIMED OUT" if res["timed_out"] else " CRASHED" if res.get("crashed") else ""
-        if note:
-            note += f" (running: {res.get('running')})"
-        print(f"[{loop}] {module:28s} {res['elapsed']:6.1f}s loops={res.get('loops', '?')} {counts}{note}", flush=True)
-        if verbose:
-            for test, outcome in sorted(res["outcomes"].items()):  # type: ignore[attr-defined]
-                if outcome in ("fail", "error"):
-                    print(f"    {outcome}: {test}")
-                    print("      " + res["details"][test].strip().replace("\n", "\n      ")[-1500:])  # type: ignore[index]
-    return results
+    # Slowest first, so that a parallel run is not left waiting on one.
+    order = sorted(modules, key=lambda m: m not in SLOW)
+    with concurrent.futures.ThreadPoolExecutor(max(1, jobs)) as pool:
+        done = pool.map(lambda m: (m, _run_module(m, loop, cap, verbose)), order)
+        for module, res in done:
+            results[module] = res
+            _report(loop, module, res, verbose)
+    return {m: results[m] for m in modules}
+
+
+def _report(loop: str, module: str, res: dict[str, object], verbose: bool) -> None:
+    counts = _summary(res["outcomes"])  # type: ignore[arg-type]
+    note = " TIMED OUT" if res["timed_out"] else " CRASHED" if res.get("crashed") else ""
+    if note:
+        note += f" (running: {res.get('running')})"
+    print(f"[{loop}] {module:28s} {res['elapsed']:6.1f}s loops={res.get('loops', '?')} {counts}{note}", flush=True)
+    if verbose:
+        for test, outcome in sorted(res["outcomes"].items()):  # type: ignore[attr-defined]
+            if outcome in ("fail", "error"):
+                print(f"    {outcome}: {test}")
+                print("      " + res["details"][test].strip().replace("\n", "\n      ")[-1500:])  # type: ignore[index]
 
 
 def _totals(results: dict[str, dict[str, object]]) -> dict[str, int]:
@@ -153,6 +164,7 @@ def main() -> int:
     ap.add_argument("-m", "--module", action="append", help="run only these modules")
     ap.add_argument("--cap", type=float, default=300.0, help="seconds per module process (default 300)")
     ap.add_argument("-v", "--verbose", action="store_true", help="print failures")
+    ap.add_argument("-j", "--jobs", type=int, default=1, help="modules run at once (default 1)")
     ap.add_argument("--json", help="write all outcomes here")
     args = ap.parse_args()
     modules = args.module or _modules()
@@ -160,7 +172,7 @@ def main() -> int:
     all_results = {}
     for loop in loops:
         t0 = time.monotonic()
-        all_results[loop] = run(loop, modules, args.cap, args.verbose)
+        all_results[loop] = run(loop, modules, args.cap, args.verbose, args.jobs)
         print(f"[{loop}] total {_totals(all_results[loop])} in {time.monotonic() - t0:.0f}s", flush=True)
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(all_results, indent=1))
