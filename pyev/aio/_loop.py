@@ -293,12 +293,20 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
                 logger.warning("Executing %s took %.3f seconds", _format_handle(handle), dt)
         finally:
             self._current_handle = None
+            handle = None  # see _run_handle
 
     def _run_handle(self, handle: Any) -> None:
         if self._debug:
             self._run_handle_debug(handle)
         else:
             handle._run()
+        # A traceback kept by a task that failed in this handle holds this
+        # frame (through f_back) after it returns, and with it its locals:
+        # dropping the handle keeps the task from a reference cycle, so an
+        # unretrieved exception is reported when the task is dropped, as in
+        # asyncio's _run_once. The same holds for every function below that
+        # runs a handle.
+        handle = None
 
     def _on_wake(self, w: Async, revents: int) -> None:
         pass  # the handles are in _ready already; the drain runs them
@@ -360,7 +368,9 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
         if self.ev._depth != self._run_depth:
             self._ready.append(handle)
         else:
+            w.data = None
             self._run_handle(handle)
+            handle = None  # see _run_handle
 
     def _timer_handle_cancelled(self, handle: Any) -> None:
         w = getattr(handle, "_watcher", None)
@@ -446,6 +456,7 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
             w.stop()
             self._parked.add(entry)
             return
+        reader = writer = None
         if revents & READ:
             reader = entry.reader
             if reader is not None:
@@ -460,6 +471,7 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
                     self._remove_writer(entry.fd)
                 else:
                     self._run_handle(writer)
+        reader = writer = None  # see _run_handle
 
     def _unpark(self) -> None:
         parked = self._parked

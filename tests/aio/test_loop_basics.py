@@ -203,3 +203,55 @@ def test_internal_watchers_do_not_keep_the_pyev_loop_alive(aio: pyev.aio.EventLo
         aio.remove_reader(r)
         __import__("os").close(r)
         __import__("os").close(w)
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["", "debug"])
+@pytest.mark.parametrize("via", ["call_soon", "call_later", "reader"])
+def test_an_unretrieved_task_exception_is_reported_as_soon_as_the_task_is_dropped(
+    aio: pyev.aio.EventLoop, debug: bool, via: str
+) -> None:
+    # No reference cycle may keep a failed task alive until the next garbage
+    # collection: asyncio reports "exception was never retrieved" from the
+    # task's finalizer, and code (and tests) rely on it happening promptly.
+    import gc
+    import socket
+
+    reported: list[object] = []
+    aio.set_debug(debug)
+    aio.set_exception_handler(lambda loop, ctx: reported.append(ctx.get("exception")))
+
+    async def fails() -> None:
+        raise ZeroDivisionError
+
+    def spawn() -> None:
+        asyncio.ensure_future(fails())
+
+    a, b = socket.socketpair()
+
+    def on_readable() -> None:
+        aio.remove_reader(a)
+        spawn()
+
+    async def main() -> None:
+        if via == "call_soon":
+            aio.call_soon(spawn)
+        elif via == "call_later":
+            aio.call_later(0.001, spawn)
+        else:
+            aio.add_reader(a, on_readable)
+            b.send(b"x")
+        for _ in range(100):
+            await asyncio.sleep(0.001)
+            if reported:
+                break
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        run(aio, main())
+    finally:
+        if enabled:
+            gc.enable()
+        a.close()
+        b.close()
+    assert len(reported) == 1 and isinstance(reported[0], ZeroDivisionError)
