@@ -20,7 +20,6 @@ from asyncio import events
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from .. import MINPRI
 from .._loop import Loop
 from ._loop import EventLoop
 
@@ -28,7 +27,7 @@ _T = TypeVar("_T")
 
 
 def new_event_loop(
-    ev_loop: Loop | None = None, *, priority: int = 0, ready_priority: int = MINPRI, watcher_errors: str = "propagate"
+    ev_loop: Loop | None = None, *, priority: int = 0, watcher_errors: str = "propagate"
 ) -> EventLoop:
     """A new asyncio loop on ``ev_loop`` (a new, owned pyev loop when None).
 
@@ -36,7 +35,7 @@ def new_event_loop(
     ``asyncio.Runner`` and ``IsolatedAsyncioTestCase.loop_factory``. The
     keyword arguments are ``EventLoop``'s.
     """
-    return EventLoop(ev_loop, priority=priority, ready_priority=ready_priority, watcher_errors=watcher_errors)
+    return EventLoop(ev_loop, priority=priority, watcher_errors=watcher_errors)
 
 
 def run(

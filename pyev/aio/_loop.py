@@ -23,15 +23,18 @@ Design (where asyncio's work sits in pyev's iteration):
   pyev's monotonic clock so that it fires once ``loop.time() > when``; it
   runs the handle directly. A deadline already due goes to ``_ready``
   instead, so ``call_soon(a); call_later(0, b)`` runs a before b.
-- The ready queue: ``_ready`` stays asyncio's deque. A ``Check`` at
-  ``ready_priority`` (``MINPRI`` unless chosen) drains one batch (the length it finds) per iteration, then
-  acts on ``stop()``. A ``Prepare`` at ``MAXPRI`` starts an ``Idle``
-  whenever work is queued or a stop is due, so that the poll does not block.
+- The ready queue: ``_ready`` stays asyncio's deque. A ``Prepare`` at
+  ``MINPRI`` runs one batch (the length it finds) at the start of each
+  iteration, before the poll: the handles queued before the poll run before
+  the I/O callbacks it brings, as in asyncio's ``_run_once`` (and uvloop).
+  Then it starts an ``Idle`` whenever work is queued or a stop is due, so
+  that the poll does not block. A ``Check`` at ``MINPRI`` acts on
+  ``stop()`` once the iteration's callbacks are done.
 - Wake-ups: ``call_soon_threadsafe`` and the signal-safe path send an
   ``Async``; signals arrive through ``Signal`` watchers; subprocess exits
   through a ``Child`` watcher on the pid.
 - Running: ``run_forever`` is asyncio's setup, then ``ev.run()`` until the
-  drain breaks it. The internal watchers are started only while asyncio
+  Check breaks it. The internal watchers are started only while asyncio
   runs and do not keep the pyev loop alive (keepalive False), except the
   Async while ``run_forever`` runs at its own depth.
 - Depth: the face does asyncio work only at the pyev depth it runs at. In
@@ -87,9 +90,9 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
     With ``ev_loop=None`` a new ``pyev.Loop`` is created and owned: closing
     this loop closes it. A loop passed in is borrowed and left open.
     ``priority`` is the pyev priority of asyncio's I/O and timer watchers;
-    ``ready_priority`` that of the watcher that runs the ready queue
-    (``call_soon`` callbacks, task steps), by default ``MINPRI``: last in
-    each iteration. ``watcher_errors`` says where an exception from a pyev
+    the ready queue (``call_soon`` callbacks, task steps) runs at the start
+    of each iteration, before the poll, from a ``Prepare`` at ``MINPRI``
+    (after the user's Prepare watchers). ``watcher_errors`` says where an exception from a pyev
     watcher's callback goes: ``"propagate"`` (the default) raises it out of
     ``run_forever``/``run_until_complete``, as ``Loop.run()`` would;
     ``"handler"`` passes it to the loop's exception handler and runs on.
@@ -121,7 +124,6 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
         ev_loop: Loop | None = None,
         *,
         priority: int = 0,
-        ready_priority: int = MINPRI,
         watcher_errors: str = "propagate",
     ) -> None:
         self._closed = True  # until set up: BaseEventLoop.__del__ reads it
@@ -134,7 +136,6 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
             ev_loop._check_open()
             owned = False
         self._priority = check_priority(priority)
-        ready_priority = check_priority(ready_priority)
         if watcher_errors not in _WATCHER_ERRORS:
             raise ValueError(f"watcher_errors must be 'propagate' or 'handler', not {watcher_errors!r}")
         self._errors_to_handler = watcher_errors == "handler"
@@ -157,14 +158,14 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
         self._run_depth = 0  # the pyev depth asyncio runs at; 0: not running
         self._broke = False
         self._wake = Async(self._on_wake, priority=MAXPRI)
-        self._prepare = Prepare(self._on_prepare, priority=MAXPRI)
+        self._prepare = Prepare(self._on_prepare, priority=MINPRI)
         self._idle = Idle(_nothing, priority=MINPRI)
-        self._drain = Check(self._on_drain, priority=ready_priority)
+        self._check = Check(self._on_check, priority=MINPRI)
         for w in self._internal_watchers():
             w.keepalive = False
 
     def _internal_watchers(self) -> tuple[Async, Prepare, Idle, Check]:
-        return (self._wake, self._prepare, self._idle, self._drain)
+        return (self._wake, self._prepare, self._idle, self._check)
 
     def __repr__(self) -> str:
         return (
@@ -213,7 +214,7 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
         self._broke = False
         self._unpark()
         self._wake.keepalive = True
-        for w in (self._wake, self._prepare, self._drain):
+        for w in (self._wake, self._prepare, self._check):
             w.start(ev)
         try:
             while True:
@@ -249,6 +250,10 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
         return self.ev._depth == self._run_depth
 
     def _on_prepare(self, w: Prepare, revents: int) -> None:
+        """Before each poll: run one batch of the ready queue (the handles
+        queued before this iteration, as asyncio's ``_run_once`` runs them
+        before the I/O events its poll finds), then keep the poll from
+        blocking if work or a stop is left."""
         if self.ev._depth != self._run_depth:
             # A nested ev.run() from a pyev callback: asyncio waits for it,
             # which then returns as soon as its own watchers are done.
@@ -258,28 +263,30 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
         self._wake.keepalive = True
         if self._parked:
             self._unpark()
-        if self._ready or self._stopping:
+        ready = self._ready
+        ntodo = len(ready)
+        if ntodo:
+            if self._debug:
+                for _ in range(ntodo):
+                    handle = ready.popleft()
+                    if not handle._cancelled:
+                        self._run_handle_debug(handle)
+            else:
+                for _ in range(ntodo):
+                    handle = ready.popleft()
+                    if not handle._cancelled:
+                        handle._run()
+            handle = None  # see _run_handle
+        if ready or self._stopping:
             self._idle.start(self.ev)
         else:
             self._idle.stop()
 
-    def _on_drain(self, w: Check, revents: int) -> None:
-        if self.ev._depth != self._run_depth:
-            return
-        ready = self._ready
-        ntodo = len(ready)
-        if self._debug:
-            for _ in range(ntodo):
-                handle = ready.popleft()
-                if not handle._cancelled:
-                    self._run_handle_debug(handle)
-        else:
-            for _ in range(ntodo):
-                handle = ready.popleft()
-                if not handle._cancelled:
-                    handle._run()
-        handle = None  # no cycle through a traceback
-        if self._stopping:
+    def _on_check(self, w: Check, revents: int) -> None:
+        """After the iteration's callbacks: asyncio's stop() takes effect
+        here, once the batch (the ready queue, then this poll's I/O and
+        timers) is done."""
+        if self._stopping and self.ev._depth == self._run_depth:
             self._broke = True
             self.ev.break_(BREAK_ONE)
 
@@ -309,7 +316,7 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
         handle = None
 
     def _on_wake(self, w: Async, revents: int) -> None:
-        pass  # the handles are in _ready already; the drain runs them
+        pass  # the handles are in _ready already; _on_prepare runs them
 
     def _write_to_self(self) -> None:
         self._wake.send()

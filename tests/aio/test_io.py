@@ -123,3 +123,25 @@ def test_sock_apis(aio: pyev.aio.EventLoop) -> None:
             return await aio.sock_recv(b, 10)
 
     assert run(aio, main()) == b"ping"
+
+
+def test_callbacks_queued_before_a_poll_run_before_the_io_callbacks_it_brings(aio: pyev.aio.EventLoop) -> None:
+    # asyncio's order, which protocols rely on: a datagram already waiting
+    # when run_until_complete starts is delivered after the coroutine's first
+    # step (which sets up the future the protocol completes).
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    order: list[str] = []
+    try:
+        aio.add_reader(a, lambda: order.append("readable") or aio.remove_reader(a))
+        aio.call_soon(order.append, "queued before")
+        b.send(b"x")
+
+        async def first_step() -> None:
+            order.append("task step")
+
+        aio.run_until_complete(first_step())
+    finally:
+        a.close()
+        b.close()
+    assert order.index("queued before") < order.index("readable")
+    assert order.index("task step") < order.index("readable")

@@ -61,7 +61,7 @@ def test_a_pyev_watcher_does_not_keep_run_until_complete_alive(aio: pyev.aio.Eve
     assert run(aio, asyncio.sleep(0, "done")) == "done"
 
 
-def test_priorities_user_watchers_above_asyncio_run_first(aio: pyev.aio.EventLoop) -> None:
+def test_the_ready_queue_runs_before_the_poll_and_check_watchers_after_it(aio: pyev.aio.EventLoop) -> None:
     order: list[str] = []
 
     def high(w: ev.Check, revents: int) -> None:
@@ -77,8 +77,8 @@ def test_priorities_user_watchers_above_asyncio_run_first(aio: pyev.aio.EventLoo
     ev.Check(low, priority=ev.MINPRI).start(aio.ev)
     aio.call_soon(aio.stop)
     aio.run_forever()
-    # Started before the drain: libev's last-queued-first puts the drain first at MINPRI.
-    assert order == ["pyev-high", "asyncio-soon", "pyev-minpri"]
+    # The ready queue runs before the poll; the iteration's Check watchers after it.
+    assert order == ["asyncio-soon", "pyev-high", "pyev-minpri"]
 
 
 def test_an_exception_from_a_pyev_callback_propagates_out_of_run_until_complete(aio: pyev.aio.EventLoop) -> None:
@@ -311,27 +311,3 @@ def test_watcher_errors_handler_still_raises_keyboard_interrupt(ev_loop: ev.Loop
 def test_watcher_errors_rejects_an_unknown_choice(ev_loop: ev.Loop) -> None:
     with pytest.raises(ValueError, match="watcher_errors"):
         pyev.aio.EventLoop(ev_loop, watcher_errors="ignore")
-
-
-@pytest.mark.parametrize(
-    ("ready_priority", "expected"),
-    [(ev.MINPRI, ["pyev-low", "asyncio-soon"]), (ev.MAXPRI, ["asyncio-soon", "pyev-low"])],
-)
-def test_ready_priority_moves_the_ready_queue_relative_to_user_watchers(
-    ev_loop: ev.Loop, ready_priority: int, expected: list[str]
-) -> None:
-    loop = pyev.aio.EventLoop(ev_loop, ready_priority=ready_priority)
-    try:
-        order: list[str] = []
-
-        def low(w: ev.Check, revents: int) -> None:
-            order.append("pyev-low")
-            w.stop()
-
-        ev.Check(low, priority=-1).start(ev_loop)
-        loop.call_soon(order.append, "asyncio-soon")
-        loop.call_soon(loop.stop)
-        loop.run_forever()
-        assert order == expected
-    finally:
-        loop.close()
