@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import signal as _signal
 import time as _time
 from collections.abc import Callable
@@ -183,6 +184,8 @@ class Loop(LoopBase):
         self._read_while_masked: Hook = _nothing
         self._closing = False  # inside close(): a nested close() does nothing
         self._closed = False
+        if threading.current_thread() is threading.main_thread():
+            _signals.keep_pipe(self)
 
     # -- properties ------------------------------------------------------
 
@@ -552,6 +555,7 @@ class Loop(LoopBase):
             self._wakeup = None
         self._hooks.clear()
         self._backend.close()
+        _signals.detach_pipe(self)
         self._closed = True
         if self._is_default:
             _forget_default(self)
@@ -597,6 +601,7 @@ class Loop(LoopBase):
                 self._backend.close()
                 if self._wakeup is not None:
                     self._wakeup.close()
+                _signals.detach_pipe(self)
             except Exception:  # noqa: BLE001 - nothing sensible to do in __del__
                 pass
 

@@ -42,6 +42,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import weakref
 from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -65,6 +66,7 @@ _pipe: tuple[int, int] | None = None  # the signal pipe given to set_wakeup_fd
 _saved_wakeup_fd: int | None = None  # the wakeup fd before ours, while ours is set
 _foreign_wakeup_fd = False  # another wakeup fd was set when we installed: not ours to take
 _interrupt_holders = 0  # loops running in the main thread that may block (hold_interrupts)
+_pipe_users: weakref.WeakSet[Loop] = weakref.WeakSet()  # open loops that keep the signal pipe open
 _lock = threading.RLock()
 
 
@@ -94,12 +96,33 @@ def _finish_uninstall(signum: int, frame: FrameType | None) -> None:
 
 
 def signal_pipe() -> int:
-    """The read end of the signal pipe, created on first use."""
+    """The read end of the signal pipe, created on first use (and closed by
+    ``_close_pipe_if_unused`` when nothing needs it any more)."""
     global _pipe
     with _lock:
         if _pipe is None:
             _pipe = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         return _pipe[0]
+
+
+def _close_pipe_if_unused() -> None:
+    """Close the signal pipe once no open loop watches it, no handler of
+    ours is installed and it is not Python's wakeup fd: a program that
+    closes its loops is left with no fd of pyev's."""
+    global _pipe
+    with _lock:
+        if (
+            _pipe is None
+            or _pipe_users
+            or _saved_handlers
+            or _deferred
+            or _interrupt_holders
+            or _saved_wakeup_fd is not None
+        ):
+            return
+        pipe, _pipe = _pipe, None
+        for fd in pipe:
+            os.close(fd)
 
 
 class _PipeHook:
@@ -126,12 +149,34 @@ class _PipeHook:
 def attach_pipe(loop: Loop) -> None:
     """Make ``loop`` watch the current signal pipe (idempotent; after a fork
     the pipe is new and the old entry is dropped)."""
-    fd = signal_pipe()
-    for old, hook in list(loop._hooks.items()):
-        if isinstance(hook, _PipeHook) and old != fd:
-            del loop._hooks[old]
-    if not isinstance(loop._hooks.get(fd), _PipeHook):
-        loop._add_hook(fd, _PipeHook(loop, fd))
+    with _lock:
+        fd = signal_pipe()
+        _pipe_users.add(loop)
+        for old, hook in list(loop._hooks.items()):
+            if isinstance(hook, _PipeHook) and old != fd:
+                del loop._hooks[old]
+        if not isinstance(loop._hooks.get(fd), _PipeHook):
+            loop._add_hook(fd, _PipeHook(loop, fd))
+
+
+def keep_pipe(loop: Loop) -> None:
+    """Make the signal pipe now and keep it open while ``loop`` is open
+    (for a loop made in the main thread, whose first blocking run there
+    attaches it: its fds are then taken when the loop is made, not at that
+    run, where they could take the number of a file the program just
+    closed). Not attached: a loop run in another thread must not drain the
+    pipe, or the main thread's loop would miss the wake-up."""
+    with _lock:
+        signal_pipe()
+        _pipe_users.add(loop)
+
+
+def detach_pipe(loop: Loop) -> None:
+    """``loop`` is closing (its hooks go with it): it no longer needs the
+    signal pipe, which is closed if no one else does."""
+    with _lock:
+        _pipe_users.discard(loop)
+        _close_pipe_if_unused()
 
 
 def reattach_pipe(loop: Loop) -> None:
@@ -201,6 +246,7 @@ def _release_wakeup_fd() -> None:
         if _pipe is not None and current != _pipe[1]:
             signal.set_wakeup_fd(current)  # replaced by someone since: theirs now
         _saved_wakeup_fd = None
+    _close_pipe_if_unused()
 
 
 def hold_interrupts(loop: Loop) -> bool:

@@ -4,6 +4,7 @@ exceptions, nesting, Ctrl-C, closing."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import pathlib
 import signal
@@ -193,9 +194,7 @@ async def _use_everything() -> None:
 @pytest.mark.parametrize("owned", [True, False], ids=["owned", "borrowed"])
 @pytest.mark.parametrize("backend", [ev.Backend.EPOLL, ev.Backend.POLL], ids=["epoll", "poll"])
 def test_close_leaves_no_fd_open_and_warns_nothing(backend: ev.Backend, owned: bool) -> None:
-    # pyev's signal pipe is process-wide and made once, on a first run in the
-    # main thread: make it before the baseline.
-    ev.Loop().run(ev.RUN_NOWAIT)
+    gc.collect()  # loops other tests dropped without closing
     before = _open_fds()
     handler_calls: list[object] = []
     with warnings.catch_warnings():
@@ -211,6 +210,44 @@ def test_close_leaves_no_fd_open_and_warns_nothing(backend: ev.Backend, owned: b
         ev_loop.close()
     assert handler_calls == []
     assert _open_fds() == before
+
+
+CLOSE_SCRIPT = textwrap.dedent(
+    """
+    import asyncio, os, sys
+    import pyev as ev
+    import pyev.aio
+
+    def fds():
+        return sorted(os.listdir("/proc/self/fd"))
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        ev.Timer(0.001, lambda w, r: None).start(loop.ev)
+        await asyncio.sleep(0.01)
+        await asyncio.create_subprocess_exec("true")
+
+    before = fds()
+    if sys.argv[1] == "owned":
+        pyev.aio.run(main())
+    else:
+        ev_loop = ev.Loop(backend=ev.Backend[sys.argv[1]])
+        pyev.aio.run(main(), ev_loop=ev_loop)
+        ev_loop.close()
+    print(before == fds() or (before, fds()))
+    """
+)
+
+
+@pytest.mark.parametrize("loop", ["owned", "EPOLL", "POLL"], ids=["owned", "borrowed-epoll", "borrowed-poll"])
+def test_a_program_that_closes_its_loop_is_left_with_no_fd_of_pyevs(loop: str) -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", CLOSE_SCRIPT, loop],
+        capture_output=True,
+        text=True,
+        timeout=WATCHDOG_SECONDS,
+    )
+    assert out.stdout.strip() == "True", out.stdout + out.stderr
 
 
 CTRL_C_SCRIPT = textwrap.dedent(

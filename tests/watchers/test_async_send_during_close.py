@@ -18,6 +18,9 @@ HOLD_SECONDS = 0.5
 def test_send_racing_close_never_writes_to_the_file_that_reuses_the_eventfd_number(
     backend: ev.Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Another open loop keeps pyev's signal pipe open, so that the eventfd's
+    # is the only number the close frees.
+    keeper = ev.Loop(backend=backend)
     loop = ev.Loop(backend=backend)
     async_ = ev.Async(lambda w, revents: None).start(loop)
     about_to_write = threading.Event()
@@ -51,3 +54,4 @@ def test_send_racing_close_never_writes_to_the_file_that_reuses_the_eventfd_numb
     finally:
         a.close()
         b.close()
+        keeper.close()
