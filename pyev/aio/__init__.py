@@ -26,16 +26,29 @@ from ._loop import EventLoop
 _T = TypeVar("_T")
 
 
-def new_event_loop(
-    ev_loop: Loop | None = None, *, priority: int = 0, watcher_errors: str = "propagate"
-) -> EventLoop:
-    """A new asyncio loop on ``ev_loop`` (a new, owned pyev loop when None).
+class _LoopFactory:
+    """``new_event_loop``: a callable that stays unbound as a class
+    attribute (a function there would become a method), so that it also
+    serves as ``IsolatedAsyncioTestCase.loop_factory``."""
 
-    This is the ``loop_factory`` for ``asyncio.run`` (3.12+),
-    ``asyncio.Runner`` and ``IsolatedAsyncioTestCase.loop_factory``. The
-    keyword arguments are ``EventLoop``'s.
-    """
-    return EventLoop(ev_loop, priority=priority, watcher_errors=watcher_errors)
+    __slots__ = ()
+
+    def __call__(
+        self, ev_loop: Loop | None = None, *, priority: int = 0, watcher_errors: str = "propagate"
+    ) -> EventLoop:
+        """A new asyncio loop on ``ev_loop`` (a new, owned pyev loop when None).
+
+        This is the ``loop_factory`` for ``asyncio.run`` (3.12+),
+        ``asyncio.Runner`` and ``IsolatedAsyncioTestCase.loop_factory``
+        (3.13+). The keyword arguments are ``EventLoop``'s.
+        """
+        return EventLoop(ev_loop, priority=priority, watcher_errors=watcher_errors)
+
+    def __repr__(self) -> str:
+        return "<function pyev.aio.new_event_loop>"
+
+
+new_event_loop = _LoopFactory()
 
 
 def run(

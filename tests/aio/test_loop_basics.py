@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import sys
 import threading
 
@@ -255,3 +256,60 @@ def test_an_unretrieved_task_exception_is_reported_as_soon_as_the_task_is_droppe
         a.close()
         b.close()
     assert len(reported) == 1 and isinstance(reported[0], ZeroDivisionError)
+
+
+def test_an_infinite_deadline_never_fires_and_a_nan_one_is_due_at_once(aio: pyev.aio.EventLoop) -> None:
+    # asyncio accepts both (uvloop's suite: test_inf_wait_for); a pyev Timer
+    # must be finite.
+    fired: list[str] = []
+    never = aio.call_later(math.inf, fired.append, "inf")
+    aio.call_at(math.nan, fired.append, "nan")
+
+    async def main() -> str:
+        await asyncio.sleep(0.01)
+        return await asyncio.wait_for(asyncio.sleep(0, "done"), math.inf)
+
+    assert run(aio, main()) == "done"
+    assert fired == ["nan"]
+    assert never.when() == math.inf
+    never.cancel()
+
+
+def test_a_timer_handle_is_named_as_asyncio_names_it(aio: pyev.aio.EventLoop) -> None:
+    # Debug mode's slow-callback warning shows the repr ("Executing <TimerHandle ...").
+    h = aio.call_later(10, lambda: None)
+    assert repr(h).startswith("<TimerHandle when=")
+    h.cancel()
+    assert repr(h).startswith("<TimerHandle cancelled when=")
+
+
+def test_new_event_loop_serves_as_a_class_attribute_loop_factory() -> None:
+    # IsolatedAsyncioTestCase.loop_factory (3.13+) and similar hooks read a
+    # class attribute: the factory must not become a method there.
+    class Case:
+        loop_factory = pyev.aio.new_event_loop
+
+    loop = Case().loop_factory()
+    try:
+        assert isinstance(loop, pyev.aio.EventLoop)
+        assert loop.run_until_complete(asyncio.sleep(0, "ran")) == "ran"
+    finally:
+        loop.close()
+
+
+@pytest.mark.skipif(sys.version_info < (3, 13), reason="IsolatedAsyncioTestCase.loop_factory is new in 3.13")
+def test_isolated_asyncio_test_case_runs_on_new_event_loop() -> None:
+    import unittest
+
+    seen: list[object] = []
+
+    class Case(unittest.IsolatedAsyncioTestCase):
+        loop_factory = pyev.aio.new_event_loop
+
+        async def test_loop(self) -> None:
+            seen.append(asyncio.get_running_loop())
+
+    result = unittest.TestResult()
+    unittest.defaultTestLoader.loadTestsFromTestCase(Case).run(result)
+    assert result.wasSuccessful(), result.errors + result.failures
+    assert len(seen) == 1 and isinstance(seen[0], pyev.aio.EventLoop)
