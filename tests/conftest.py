@@ -71,8 +71,8 @@ def rec() -> Recorder:
 # -- garbage-collection stress (PYEV_GC_STRESS) ---------------------------------------------
 #
 # With PYEV_GC_STRESS=N every test runs with gc.set_threshold(1), so a
-# collection happens at almost every allocation of a container object, also in
-# the middle of the C core's work (growing the fd table or the timer heap,
+# collection starts whenever two container objects were allocated since the
+# last one, also in the middle of the C core's work (growing the fd table or the timer heap,
 # queueing, invoking). On every Nth collection a gc callback does what a
 # finalizer may legitimately do at that moment: it starts and stops an Io (on
 # a reserved fd picked to make the fd table grow, in its dense array and in its
@@ -84,9 +84,12 @@ def rec() -> Recorder:
 
 GC_STRESS = int(os.environ.get("PYEV_GC_STRESS", "0") or "0")
 
-# Descriptor numbers the hook watches: a new loop's dense table grows through
-# 64, 128, ... 1024 slots; 1024 and up live in the far table.
-_STRESS_FD_WISH = [3 + 64, 130, 300, 700, 1000, 1030, 1500, 2100, 4500, 9000]
+# Descriptor numbers the hook watches, in this order on each loop, so that
+# every one of its first churns makes the loop's fd table grow: the dense
+# array through 128, 256, 512 and 1024 slots, then the far table (fds of
+# 1024 and up) rebuilt as new entries arrive; then round the far ones again.
+_STRESS_DENSE_FDS = [100, 200, 400, 800, 1000]
+_STRESS_FAR_FDS = [1100 + 37 * k for k in range(40)]
 
 
 class _GcStress:
@@ -105,7 +108,8 @@ class _GcStress:
         r, w = os.pipe()
         self.pipe = (r, w)
         self.fds: list[int] = []
-        for fd in _STRESS_FD_WISH:
+        self.next_fd: weakref.WeakKeyDictionary[ev.Loop, int] = weakref.WeakKeyDictionary()
+        for fd in _STRESS_DENSE_FDS + _STRESS_FAR_FDS:
             if fd < soft:
                 try:
                     os.fstat(fd)
@@ -119,7 +123,8 @@ class _GcStress:
         self.original_init = ev.Loop.__init__
         self.original_verify = ev.Loop.verify
         self.original_embed_init = ev.Embed.__init__
-        self.verifying = 0
+        self.verifying = 0  # verify() running again, without churn
+        self.churns = 0
 
         stress = self
 
@@ -128,13 +133,23 @@ class _GcStress:
             stress.loops[loop] = threading.get_ident()
 
         def verify(loop: ev.Loop) -> None:
-            # verify() reads the tables in several steps; a change made
-            # between two of them is not a corruption, so hold still.
-            stress.verifying += 1
+            # verify() reads the tables in several steps, allocating as it
+            # goes: a churn between two of them can make it see an fd in
+            # the change list whose dirty flag it read before. That is no
+            # corruption, so a failure with churns in between is checked
+            # again with the hook still; the churns themselves stay, as the
+            # reads that verify() makes across them are what ASan checks.
+            before = stress.churns
             try:
                 stress.original_verify(loop)
-            finally:
-                stress.verifying -= 1
+            except AssertionError:
+                if stress.churns == before:
+                    raise
+                stress.verifying += 1
+                try:
+                    stress.original_verify(loop)
+                finally:
+                    stress.verifying -= 1
 
         def embed_init(w: ev.Embed, other: ev.Loop, *args: object, **kwargs: object) -> None:
             if isinstance(other, ev.Loop):
@@ -182,9 +197,15 @@ class _GcStress:
         if private is None or private.closed:
             private = self.private[me] = self.original_loop()
         targets.append(private)
+        self.churns += 1
         k = self.count // self.every
-        fd = self.fds[k % len(self.fds)]
         for loop in targets:
+            n = self.next_fd.get(loop, 0)
+            self.next_fd[loop] = n + 1
+            if n >= len(self.fds):
+                dense = len(_STRESS_DENSE_FDS)
+                n = dense + (n - dense) % max(1, len(self.fds) - dense)
+            fd = self.fds[min(n, len(self.fds) - 1)]
             io = ev.Io(fd, ev.READ, _noop)
             timer = ev.Timer(3600.0 + (k % 7), _noop)
             idle = ev.Idle(_noop)

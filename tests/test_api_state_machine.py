@@ -13,7 +13,7 @@ not called again until fed or started, ``pending_count`` is exact, ``depth``
 is 0 outside ``run``), and ``invoke_pending`` calls watchers highest
 priority first.
 
-Cost: PYEV_SM_EXAMPLES (default 25) examples of PYEV_SM_STEPS (default 40)
+Cost: PYEV_SM_EXAMPLES (default 50) examples of PYEV_SM_STEPS (default 40)
 steps per backend. The soak runs it with more, see docs/internals.md.
 """
 
@@ -28,9 +28,10 @@ from types import FrameType
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, event, settings
+from hypothesis import HealthCheck, Phase, event, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.control import currently_in_test_context
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, multiple, precondition, rule
 
 import pyev as ev
 
@@ -89,10 +90,23 @@ class ApiMachine(RuleBasedStateMachine):
         self.direct: Tracked | None = None  # the watcher invoke_directly is calling
         self.ending = False  # run_until_idle_or_break's guard has fired
 
-    @initialize(signalfd=st.booleans(), inotify=st.booleans())
-    def mechanisms(self, signalfd: bool, inotify: bool) -> None:
+    @initialize(
+        target=watchers,
+        signalfd=st.booleans(),
+        inotify=st.booleans(),
+        specs=st.lists(
+            st.tuples(st.sampled_from(KINDS), st.sampled_from(ACTIONS), st.integers(ev.MINPRI, ev.MAXPRI),
+                      st.integers(0, 3), st.booleans()),
+            max_size=6,
+        ),
+    )
+    def begin(self, signalfd: bool, inotify: bool, specs: list[tuple[str, str, int, int, bool]]) -> Any:
+        """The loop's signal and stat mechanisms, and a few watchers to
+        start with (examples are short: waiting for create steps would leave
+        most of them with one or two watchers)."""
         self.loop.close()
         self.loop = ev.Loop(backend=self.backend, signalfd=signalfd, inotify=inotify)
+        return multiple(*(self.create(*spec) for spec in specs))
 
     def teardown(self) -> None:
         try:
@@ -131,7 +145,8 @@ class ApiMachine(RuleBasedStateMachine):
             if me.silenced and self.direct is not me:
                 self.late_calls.append(f"{me.kind} called with {revents:#x} after the machine stopped it")
             me.calls.append(revents)
-            event(f"callback: {me.kind}")  # shown by --hypothesis-show-statistics
+            if currently_in_test_context():  # (a failing example can be replayed as a script)
+                event(f"callback: {me.kind}")  # shown by --hypothesis-show-statistics
             if self.invoke_log is not None:
                 self.invoke_log.append((w.priority, me.action))
             if isinstance(w, ev.Embed) and len(me.calls) % 2:
@@ -173,8 +188,9 @@ class ApiMachine(RuleBasedStateMachine):
         action=st.sampled_from(ACTIONS),
         priority=st.integers(ev.MINPRI, ev.MAXPRI),
         variant=st.integers(0, 3),
+        start=st.booleans(),
     )
-    def create(self, kind: str, action: str, priority: int, variant: int) -> Tracked:
+    def create(self, kind: str, action: str, priority: int, variant: int, start: bool) -> Tracked:
         holder: list[Tracked] = []
         cb = self._callback(holder)
         now = self.loop.now()
@@ -206,12 +222,17 @@ class ApiMachine(RuleBasedStateMachine):
         tracked = Tracked(kind, w, action)
         holder.append(tracked)
         self.all.append(tracked)
+        if start:  # most bugs need an active watcher: do not wait for a start step
+            self._start(tracked)
         return tracked
 
     # -- watcher operations --------------------------------------------------
 
     @rule(t=watchers)
     def start(self, t: Tracked) -> None:
+        self._start(t)
+
+    def _start(self, t: Tracked) -> None:
         w = t.watcher
         if w.is_active and w.loop is not self.loop:
             with pytest.raises(ev.Error):
@@ -529,10 +550,14 @@ class ApiMachine(RuleBasedStateMachine):
 
 
 SETTINGS = settings(
-    max_examples=int(os.environ.get("PYEV_SM_EXAMPLES", "25")),
+    max_examples=int(os.environ.get("PYEV_SM_EXAMPLES", "50")),
     stateful_step_count=int(os.environ.get("PYEV_SM_STEPS", "40")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    # A failure is shrunk quickly: one bug at a time, and no explain phase
+    # (its tracer slows every step tenfold on 3.11).
+    report_multiple_bugs=False,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
 )
 
 

@@ -4,8 +4,9 @@
 #   tools/sanitize.sh                  the whole suite
 #   tools/sanitize.sh --gc-stress      the C-heavy tests (tests/loop,
 #                                      tests/watchers, tests/sources, the state
-#                                      machines) with a collection at almost
-#                                      every allocation (PYEV_GC_STRESS=1, see
+#                                      machines) with a collection every two
+#                                      container allocations, each starting and
+#                                      stopping watchers (PYEV_GC_STRESS=1, see
 #                                      tests/conftest.py)
 #   tools/sanitize.sh [--gc-stress[=N]] [--python 3.11] [--keep] [-- PYTEST ARGS]
 #
@@ -95,6 +96,11 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$WORK/logs/ubs
 export PYTHONMALLOC=malloc
 export PYEV_TEST_TRACE="$WORK/logs/tests.trace"
 export PYEV_GC_STRESS="$GC_STRESS"
+if [ "$GC_STRESS" != 0 ]; then
+    # Every step is ~20x slower under GC stress: fewer state-machine examples
+    # keep the whole run within a few minutes (and each test within its timeout).
+    export PYEV_SM_EXAMPLES=${PYEV_SM_EXAMPLES:-12}
+fi
 
 log "pytest ${PYTEST_ARGS[*]} (PYEV_GC_STRESS=$GC_STRESS)"
 cd "$WORK/src"
