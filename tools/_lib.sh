@@ -39,15 +39,15 @@ copy_tree() {
         tar --null -T - -cf -) | tar -x -C "$dest"
 }
 
-# install_copy SRC PYTHON VENV: make VENV with PYTHON and install SRC with
-# its test extras into it, non-editable, with whatever CFLAGS/LDFLAGS are in
-# the environment. Then SRC/pyev is moved aside, so tests run from SRC can
+# install_copy SRC PYTHON VENV [EXTRAS]: make VENV with PYTHON and install
+# SRC with its extras (default: test) into it, non-editable, with whatever
+# CFLAGS/LDFLAGS are in the environment. Then SRC/pyev is moved aside, so tests run from SRC can
 # only import the installed build (a `python -c` subprocess puts the current
 # directory first on sys.path).
 install_copy() {
-    local src=$1 python=$2 venv=$3
+    local src=$1 python=$2 venv=$3 extras=${4:-test}
     "$python" -m venv "$venv"
-    "$venv/bin/python" -m pip install --disable-pip-version-check --no-cache-dir -v "$src[test]" \
+    "$venv/bin/python" -m pip install --disable-pip-version-check --no-cache-dir -v "$src[$extras]" \
         >"$venv/build.log" 2>&1 || { cat "$venv/build.log" >&2; return 1; }
     mv "$src/pyev" "$src/pyev.source-not-imported"
 }

@@ -132,3 +132,57 @@ def test_close_removes_signal_handlers(ev_loop: ev.Loop) -> None:
     loop.add_signal_handler(signal.SIGUSR1, lambda: None)
     loop.close()
     assert signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL
+
+
+def test_signalling_a_child_that_exited_unnoticed_still_reports_its_exit(aio: pyev.aio.EventLoop) -> None:
+    # Before 3.13 asyncio signalled through Popen.send_signal, whose poll()
+    # reaps a child that has exited: the Child watcher then never saw the
+    # exit (uvloop's suite: test_signals_and_custom_handler_1 hung).
+    async def main() -> int:
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
+        os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)  # exited, not reaped, the loop not told
+        proc.send_signal(signal.SIGUSR1)
+        proc.terminate()
+        proc.kill()
+        return await proc.wait()
+
+    assert run(aio, main()) == 0
+
+
+def test_a_forked_child_can_take_the_signals_of_the_parents_loop(ev_loop_signals: ev.Loop) -> None:
+    # docs/asyncio.md, Fork: the child makes a new loop. The parent's loop
+    # let go of its signals in the child, leaving the parent's own delivery
+    # (its signalfd, its handlers) as it was (uvloop's suite:
+    # test_signals_fork_in_thread).
+    loop = pyev.aio.EventLoop(ev_loop_signals)
+    got: list[str] = []
+    loop.add_signal_handler(signal.SIGUSR1, got.append, "parent")
+    loop.add_signal_handler(signal.SIGHUP, got.append, "parent SIGHUP")
+    try:
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                child = pyev.aio.new_event_loop()
+                child.add_signal_handler(signal.SIGUSR1, got.append, "child")
+                child.add_signal_handler(signal.SIGUSR2, child.stop)
+                os.kill(os.getpid(), signal.SIGUSR1)
+                os.kill(os.getpid(), signal.SIGUSR2)
+                child.call_later(5, child.stop)
+                child.run_forever()
+                code = 0 if got == ["child"] and signal.getsignal(signal.SIGHUP) == signal.SIG_DFL else 2
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+
+        async def main() -> None:
+            os.kill(os.getpid(), signal.SIGUSR1)
+            while not got:
+                await asyncio.sleep(0.001)
+
+        run(loop, main())
+        assert got == ["parent"]
+    finally:
+        loop.close()
+    assert signal.getsignal(signal.SIGHUP) == signal.SIG_DFL

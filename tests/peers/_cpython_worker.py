@@ -3,7 +3,8 @@
     python _cpython_worker.py pyev|stock MODULE RESULT.json PROGRESS
 
 Called by cpython_asyncio.py (see there). Writes each test's id to PROGRESS
-as it starts (so that a hang names its test) and the outcomes to RESULT.json.
+as it starts and its outcome as it ends (so that a hang names its test, see
+_peerlib.py) and the outcomes to RESULT.json.
 """
 
 from __future__ import annotations
@@ -11,14 +12,16 @@ from __future__ import annotations
 import asyncio
 import faulthandler
 import importlib
-import json
 import sys
 import unittest
 from collections.abc import Callable
 from typing import Any
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
+import _peerlib  # noqa: E402
 from cpython_asyncio import EXCLUDE, HARNESS_SKIP  # noqa: E402
+
+STRIP = "test.test_asyncio."
 
 
 class StandInLoop(asyncio.SelectorEventLoop):  # type: ignore[misc, valid-type]
@@ -134,74 +137,6 @@ def _peer_classes(mod: Any, name: str, factory: Callable[[], asyncio.AbstractEve
         mod.PEER_SubprocessTests = peer
 
 
-class _Result(unittest.TextTestResult):
-    def __init__(self, *args: Any, progress: str, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.outcomes: dict[str, str] = {}
-        self.details: dict[str, str] = {}
-        self._progress = open(progress, "a", buffering=1)  # noqa: SIM115
-
-    def _key(self, test: unittest.TestCase) -> str:
-        return test.id().removeprefix("test.test_asyncio.")
-
-    def startTest(self, test: unittest.TestCase) -> None:
-        self._progress.write(self._key(test) + "\n")
-        super().startTest(test)
-
-    def addSuccess(self, test: unittest.TestCase) -> None:
-        super().addSuccess(test)
-        self.outcomes.setdefault(self._key(test), "pass")
-
-    def addFailure(self, test: unittest.TestCase, err: Any) -> None:
-        super().addFailure(test, err)
-        self.outcomes[self._key(test)] = "fail"
-        self.details[self._key(test)] = self.failures[-1][1]
-
-    def addError(self, test: unittest.TestCase, err: Any) -> None:
-        super().addError(test, err)
-        key = self._key(test) if isinstance(test, unittest.TestCase) else str(test)
-        self.outcomes[key] = "error"
-        self.details[key] = self.errors[-1][1]
-
-    def addSkip(self, test: unittest.TestCase, reason: str) -> None:
-        super().addSkip(test, reason)
-        self.outcomes[self._key(test)] = "excluded" if reason.startswith("pyev.aio:") else "skip"
-
-    def addExpectedFailure(self, test: unittest.TestCase, err: Any) -> None:
-        super().addExpectedFailure(test, err)
-        self.outcomes[self._key(test)] = "pass"
-
-    def addUnexpectedSuccess(self, test: unittest.TestCase) -> None:
-        super().addUnexpectedSuccess(test)
-        self.outcomes[self._key(test)] = "fail"
-
-    def addSubTest(self, test: unittest.TestCase, subtest: Any, err: Any) -> None:
-        super().addSubTest(test, subtest, err)
-        if err is not None:
-            key = self._key(test)
-            failed = issubclass(err[0], test.failureException)
-            self.outcomes[key] = "fail" if failed else "error"
-            self.details[key] = self._exc_info_to_string(err, test)
-
-
-def _exclude(suite: unittest.TestSuite, table: dict[str, str], prefix: str) -> None:
-    for test in _iter(suite):
-        key = test.id().removeprefix("test.test_asyncio.")
-        for pattern, reason in table.items():
-            if key == pattern or key.startswith(pattern + "."):
-                method = getattr(test, test._testMethodName)
-                skipped = unittest.skip(f"{prefix}: {reason}")(method)
-                setattr(test, test._testMethodName, skipped)
-
-
-def _iter(suite: unittest.TestSuite) -> Any:
-    for t in suite:
-        if isinstance(t, unittest.TestSuite):
-            yield from _iter(t)
-        else:
-            yield t
-
-
 def main() -> int:
     loop, name, out, progress = sys.argv[1:5]
     faulthandler.enable()
@@ -211,18 +146,12 @@ def main() -> int:
     unix_events._UnixDefaultEventLoopPolicy._loop_factory = staticmethod(factory)  # type: ignore[attr-defined]
     mod = importlib.import_module(f"test.test_asyncio.{name}")
     _peer_classes(mod, name, factory)
-    suite = unittest.TestLoader().loadTestsFromModule(mod)
-    _exclude(suite, HARNESS_SKIP, "harness")
+    suite = _peerlib.drop_done(unittest.TestLoader().loadTestsFromModule(mod), STRIP)
+    _peerlib.skip_listed(suite, HARNESS_SKIP, "harness", STRIP)
     if loop == "pyev":
-        _exclude(suite, EXCLUDE, "pyev.aio")
-    runner = unittest.TextTestRunner(
-        stream=sys.stderr,
-        verbosity=0,
-        resultclass=lambda *a, **k: _Result(*a, progress=progress, **k),  # type: ignore[arg-type]
-    )
-    result: Any = runner.run(suite)
-    with open(out, "w") as f:
-        json.dump({"outcomes": result.outcomes, "details": result.details, "loops": LOOPS_BUILT}, f)
+        _peerlib.skip_listed(suite, EXCLUDE, "pyev.aio", STRIP)
+    result = _peerlib.run_suite(suite, progress, STRIP)
+    _peerlib.write_result(out, result, loops=LOOPS_BUILT)
     return 0
 
 
