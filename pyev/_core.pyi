@@ -1,8 +1,18 @@
 # Types of the C hot path (pyev/_core.c). The Python classes derive from
 # these bases and share their fields by name.
-from typing import Any
+#
+# The seam: every name the C code looks up in Python is declared here, as an
+# abstract method of the base class whose Python subclass implements it, or
+# as a member of a Protocol for the other objects C calls (backends, the
+# epoll waiter's owner, the wake-up, periodic heap entries).
+# tests/loop/test_core_seam.py reads the C sources and checks that each name
+# is declared here and resolves on every implementer.
+from abc import abstractmethod
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from ._backends import BackendImpl
+from ._loop import Loop
 
 class WatcherBase:
     _loop: Any
@@ -16,6 +26,14 @@ class WatcherBase:
 class TimerBase(WatcherBase):
     _after: float
     _repeat: float
+    # Called by C: start() on an unusual path (no loop given, active, pending
+    # elsewhere, a closed loop) goes through the general Python start.
+    @abstractmethod
+    def _start_general(self, loop: Loop | None, /) -> TimerBase: ...
+    # Called by C from __init__: validates and converts the arguments.
+    @staticmethod
+    @abstractmethod
+    def _checked_args(after: object, callback: object, repeat: object, priority: object, /) -> tuple[float, float, int]: ...
     @property
     def _at(self) -> float: ...
     @property
@@ -42,10 +60,18 @@ class AsyncBase(ListedBase):
     _sent: bool
     # send() is declared on pyev.Async
 
+class PeriodicEntry(Protocol):
+    """What C reads of a watcher in a HeapBase: its live heap entry."""
+
+    _entry: tuple[float, int, Any] | None
+
 class HeapBase:
     heap: list[tuple[float, int, Any]]
     dead: int
     _seq: int
+    # Called by C once dead entries are over half the heap.
+    @abstractmethod
+    def _sweep(self) -> None: ...
     def push(self, deadline: float, watcher: Any, /) -> tuple[float, int, Any]: ...
     def forget(self) -> None: ...
     def next_deadline(self) -> float | None: ...
@@ -66,6 +92,19 @@ class FdTableBase:
     def all_watchers(self) -> list[Any]: ...
     def snapshot(self) -> list[tuple[int, tuple[Any, ...], int, bool, bool]]: ...
 
+class CWaiterOwner(Protocol):
+    """The epoll backend's C waiter, as the loop's C poll uses it."""
+
+    def c_addresses(self) -> tuple[int, int]: ...
+    def _unusual(self, n: int, /) -> list[int]: ...
+
+class WakeupHooks(Protocol):
+    """The loop's wake-up (pyev/_sources/wakeup.py), as C uses it."""
+
+    armed: bool
+    def notify(self) -> None: ...
+    def take(self) -> None: ...
+
 class LoopBase:
     _pending: list[list[Any]]
     _idles: list[list[Any]]
@@ -73,11 +112,11 @@ class LoopBase:
     _checks: list[Any]
     _forks: list[Any]
     _timers: TimerHeap
-    _periodics: Any
-    _fdtable: Any
+    _periodics: HeapBase
+    _fdtable: FdTableBase
     _hooks: dict[int, Any]
     _backend: BackendImpl
-    _wakeup: Any
+    _wakeup: WakeupHooks | None
     _poll_mask: frozenset[int]
     _activecnt: int
     _idle_count: int
@@ -104,3 +143,19 @@ class LoopBase:
     def _unpend(self, w: Any, /) -> int: ...
     def _run_iterations(self, flags: int, /) -> None: ...
     def _update_time(self) -> None: ...
+    # -- implemented by pyev.Loop, called by the C iteration ------------
+    _read_while_masked: Callable[[], None]
+    @abstractmethod
+    def fork(self) -> None: ...
+    @abstractmethod
+    def _rebuild_after_fork(self) -> None: ...
+    @abstractmethod
+    def _flush_fd_changes(self) -> None: ...
+    @abstractmethod
+    def _read_wall_clock(self, mn: float, /) -> None: ...
+    @abstractmethod
+    def _kill_fd(self, fd: int, /) -> None: ...
+    @abstractmethod
+    def _poll_timeout(self) -> float: ...
+    @abstractmethod
+    def _queue_expired_periodics(self) -> None: ...

@@ -121,6 +121,9 @@ class Loop(LoopBase):
         "_closing",
         "__weakref__",
     )
+    # LoopBase's fields, with the Python classes that fill them.
+    _fdtable: FdTable
+    _periodics: PeriodicHeap
 
     def __init__(
         self,
