@@ -466,7 +466,8 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
     def _schedule(
         self, when: float, now: float, callback: Callable[..., object], args: Any, context: Any
     ) -> asyncio.TimerHandle:
-        self._check_closed()
+        if self._closed:  # _check_closed, inlined as in call_soon
+            raise RuntimeError("Event loop is closed")
         if self._debug:
             self._check_thread()
             self._check_callback(callback, "call_at")

@@ -177,9 +177,10 @@ class EchoRun:
     """One echo run: the load generator process, the count of connections it
     has closed (the server stops when all are), and the server's CPU share."""
 
-    def __init__(self, size: dict[str, float]) -> None:
+    def __init__(self, size: dict[str, float], loadgen_args: tuple[str, ...] = ()) -> None:
         self.conns = int(size["echo_conns"])
         self.seconds = size["echo_seconds"]
+        self.loadgen_args = loadgen_args  # e.g. ("--http",) for aio.py's HTTP row
         self.closed = 0
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -203,6 +204,7 @@ class EchoRun:
                 str(self.conns),
                 "--seconds",
                 str(self.seconds),
+                *self.loadgen_args,
             ],
             stdout=subprocess.PIPE,
             text=True,

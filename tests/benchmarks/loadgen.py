@@ -1,11 +1,15 @@
 """The echo workload's load generator, the same for every library.
 
-``loadgen.py --port P [--conns 50] [--seconds 3]`` opens ``conns`` TCP
-connections to 127.0.0.1:P and keeps one request (a 16-byte line) in flight
-on each: every complete response line is counted and answered by the next
-request, for ``seconds`` from the first request. Then it closes every
+``loadgen.py --port P [--conns 50] [--seconds 3] [--http]`` opens ``conns``
+TCP connections to 127.0.0.1:P and keeps one request (a 16-byte line) in
+flight on each: every complete response line is counted and answered by the
+next request, for ``seconds`` from the first request. Then it closes every
 connection (the server counts the closes to know it is done) and prints one
 JSON object: ``{"requests", "seconds", "cpu_share"}``.
+
+With ``--http`` the request is an HTTP/1.1 keep-alive ``GET /`` and a
+response counts once its head and ``Content-Length`` body are complete; a
+status other than 200 is an error (``aio.py``'s HTTP row).
 
 One process with a ``selectors`` (epoll) loop, not threads: 50 threads
 contending for the GIL would cap the rate well below what the servers can
@@ -23,7 +27,38 @@ import sys
 import time
 
 LINE = b"pyev benchmark!\n"
+HTTP_REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: pyev-loadgen\r\n\r\n"
 CONNECT_TIMEOUT = 10.0
+
+
+def complete_lines(buf: bytearray) -> int:
+    """Counts and removes the complete lines at the start of ``buf``."""
+    lines = buf.count(b"\n")
+    if lines:
+        del buf[: buf.rfind(b"\n") + 1]
+    return lines
+
+
+def complete_http_responses(buf: bytearray) -> int:
+    """Counts and removes the complete HTTP responses at the start of ``buf``."""
+    done = 0
+    while True:
+        end = buf.find(b"\r\n\r\n")
+        if end < 0:
+            return done
+        head = bytes(buf[:end]).lower()
+        if not head.startswith(b"http/1.1 200 "):
+            raise ConnectionError(f"unexpected response {head[:40]!r}")
+        at = head.find(b"\r\ncontent-length:")
+        if at < 0:
+            raise ConnectionError("response without content-length")
+        eol = head.find(b"\r\n", at + 2)
+        length = int(head[at + 17 : eol if eol >= 0 else len(head)])
+        total = end + 4 + length
+        if len(buf) < total:
+            return done
+        del buf[:total]
+        done += 1
 
 
 def main(argv: list[str]) -> int:
@@ -31,7 +66,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--conns", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--http", action="store_true", help="HTTP/1.1 GET instead of echo lines")
     args = parser.parse_args(argv)
+    request, complete = (HTTP_REQUEST, complete_http_responses) if args.http else (LINE, complete_lines)
 
     socks = []
     for _ in range(args.conns):
@@ -49,7 +86,7 @@ def main(argv: list[str]) -> int:
     t0 = time.perf_counter()
     deadline = t0 + args.seconds
     for s in socks:
-        s.send(LINE)
+        s.send(request)
     now = t0
     while now < deadline:
         for key, _ in sel.select(deadline - now):
@@ -58,11 +95,10 @@ def main(argv: list[str]) -> int:
             if not data:
                 raise ConnectionError("server closed a connection")
             buf += data
-            lines = buf.count(b"\n")
-            if lines:
-                requests += lines
-                del buf[: buf.rfind(b"\n") + 1]
-                s.send(LINE)
+            done = complete(buf)
+            if done:
+                requests += done
+                s.send(request)
         now = time.perf_counter()
     seconds = now - t0
     cpu = time.process_time() - cpu0

@@ -1,6 +1,6 @@
 """Runs the benchmark suite and writes the report.
 
-    python tests/benchmarks/run.py [--quick] [--repeat N] [--only WORKLOAD[,...]] [--out docs/benchmarks]
+    python tests/benchmarks/run.py [--quick] [--repeat N] [--only WORKLOAD[,...]] [--out docs/benchmarks] [--aio]
 
 Every measurement runs in a fresh process (``workloads.py WORKLOAD LIBRARY``,
 which prints one JSON line). Repetitions are interleaved across libraries
@@ -14,6 +14,9 @@ Writes ``OUT.md`` (tables, machine, targets) and ``OUT.png`` (ratios, log
 scale, target marks). ``--quick`` uses small sizes, one repetition unless
 ``--repeat`` is given, and writes to a temporary directory unless ``--out``
 is given, so a smoke check never overwrites the committed report.
+
+The report's "asyncio on pyev" section is written by ``aio.py`` and kept
+here; ``--aio`` runs ``aio.py`` after the suite, with the same options.
 """
 
 from __future__ import annotations
@@ -452,7 +455,11 @@ def write_markdown(
     for (name, lib), s in series.items():
         raw = ", ".join(f"{fmt(r['value'])} ({r['loadavg_1m']:.1f})" for r in s.results)
         lines.append(f"| {name} | {lib} | {raw} |")
-    path.write_text("\n".join(lines) + "\n")
+    # The "asyncio on pyev" section is aio.py's: kept from the previous report.
+    import aio
+
+    kept = aio.section_of(path.read_text()) if path.exists() else ""
+    path.write_text("\n".join(lines) + "\n" + (f"\n{kept}\n" if kept else ""))
 
 
 def write_chart(
@@ -514,6 +521,9 @@ def main(argv: list[str]) -> int:
         "--out",
         help="report path without suffix (default docs/benchmarks; quick: a temporary directory)",
     )
+    parser.add_argument(
+        "--aio", action="store_true", help="then run aio.py (asyncio on pyev) into the same report"
+    )
     args = parser.parse_args(argv)
     mode = "quick" if args.quick else "full"
     repeat = args.repeat or (1 if args.quick else 5)
@@ -551,7 +561,13 @@ def main(argv: list[str]) -> int:
     failures = sum(len(s.errors) for s in series.values())
     if failures:
         print(f"{failures} measurement(s) failed: see {md}")
-    return 1 if failures else 0
+    status = 1 if failures else 0
+    if args.aio:
+        import aio
+
+        aio_args = ["--out", str(out), "--repeat", str(repeat)] + (["--quick"] if args.quick else [])
+        status |= aio.main(aio_args)
+    return status
 
 
 if __name__ == "__main__":
