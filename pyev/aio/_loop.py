@@ -64,6 +64,7 @@ import weakref
 from asyncio import base_events, coroutines, events, unix_events
 from asyncio.log import logger
 from collections.abc import Callable
+from contextvars import copy_context
 from typing import TYPE_CHECKING, Any
 
 from .. import BREAK_ONE, MAXPRI, MINPRI, READ, RUN_ONCE, WRITE, Async, Check, Child, Idle, Io, Loop, Prepare, Signal, Timer
@@ -91,16 +92,25 @@ class _TimerHandle(asyncio.TimerHandle):
 
     def cancel(self) -> None:
         # asyncio's TimerHandle.cancel has the loop drop the timer
-        # (_timer_handle_cancelled), then runs Handle.cancel: the loop's part
-        # is done here, one call less on the timeout path.
+        # (_timer_handle_cancelled), then runs Handle.cancel: both are done
+        # here, in one frame (debug mode keeps Handle.cancel, for its repr).
+        private: Any = self
+        if private._cancelled:
+            return
         w = self._watcher
-        if w is not None and not self._cancelled:
+        if w is not None:
             w.stop()
-            private: Any = self
             private._loop._timer_watchers.discard(w)
             self._watcher = None
-        events.Handle.cancel(self)
+        if private._loop._debug:
+            events.Handle.cancel(self)
+        else:
+            private._cancelled = True
+            private._callback = None
+            private._args = None
 
+
+_new_timer_handle = object.__new__
 
 # Its repr (and so the slow-callback warning in debug mode) says TimerHandle, as asyncio's.
 _TimerHandle.__name__ = _TimerHandle.__qualname__ = "TimerHandle"
@@ -471,10 +481,27 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
         if self._debug:
             self._check_thread()
             self._check_callback(callback, "call_at")
-        handle = _TimerHandle(when, callback, args, self, context)
-        private: Any = handle
-        if private._source_traceback:
-            del private._source_traceback[-1]
+        if self._debug:
+            handle = _TimerHandle(when, callback, args, self, context)
+            private: Any = handle
+            if private._source_traceback:
+                del private._source_traceback[-1]
+        else:
+            # TimerHandle.__init__'s work without its two frames (and the
+            # loop.get_debug() call): every slot of the asyncio classes is
+            # set, as tests/aio/test_fast_paths.py checks against asyncio's
+            # own constructor on each Python.
+            handle = _new_timer_handle(_TimerHandle)
+            private = handle
+            private._context = copy_context() if context is None else context
+            private._loop = self
+            private._callback = callback
+            private._args = args
+            private._cancelled = False
+            private._repr = None
+            private._source_traceback = None
+            private._when = when
+            private._scheduled = False
         handle._watcher = None
         if when <= now or when != when:  # asyncio runs a NaN deadline at once too
             self._ready.append(handle)

@@ -232,3 +232,45 @@ def test_a_deadline_that_is_not_a_float_is_armed_at_once(aio: pyev.aio.EventLoop
         h.cancel()
 
     run(aio, main())
+
+
+def _slot_values(handle: object) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for cls in type(handle).__mro__:
+        for name in getattr(cls, "__slots__", ()):
+            if name in ("__weakref__", "_watcher"):
+                continue
+            values[name] = getattr(handle, name, "<unset>")
+    return values
+
+
+@pytest.mark.parametrize("context", [None, "given"])
+def test_a_timer_handle_is_built_as_asyncios_constructor_builds_it(aio: pyev.aio.EventLoop, context: Any) -> None:
+    # call_later builds its handle without TimerHandle.__init__: every slot
+    # of asyncio's handle classes (on this Python) must hold what that
+    # constructor would put there.
+    import contextvars
+
+    ctx = contextvars.copy_context() if context else None
+
+    def callback(x: int) -> None:
+        pass
+
+    ours: Any = aio.call_at(aio.time() + 60, callback, 1, context=ctx)
+    stock: Any = asyncio.TimerHandle(ours.when(), callback, (1,), aio, ctx)
+    try:
+        mine, theirs = _slot_values(ours), _slot_values(stock)
+        assert mine.keys() == theirs.keys()
+        for name in mine:
+            if name == "_context":
+                assert isinstance(mine[name], contextvars.Context)
+                if ctx is not None:
+                    assert mine[name] is ctx
+            else:
+                assert mine[name] == theirs[name], name
+        assert repr(ours) == repr(stock)
+    finally:
+        ours.cancel()
+    assert ours.cancelled() and ours._callback is None and ours._args is None
+    stock.cancel()
+    assert _slot_values(ours).keys() == _slot_values(stock).keys()
