@@ -33,6 +33,7 @@ from ._watchers.base import Watcher
 from ._watchers.child import Child
 from ._watchers.embed import Embed
 from ._watchers.io import Io
+from ._watchers.once import start_once as _start_once  # installs Loop.once (see _loop.install_once)
 from ._watchers.periodic import Periodic
 from ._watchers.signal import Signal
 from ._watchers.simple import Check, Cleanup, Fork, Idle, Prepare

@@ -35,10 +35,10 @@ from __future__ import annotations
 
 import math
 import os
-import threading
 import signal as _signal
+import threading
 import time as _time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from heapq import heappop
 from typing import TYPE_CHECKING, Any, Final
 
@@ -57,7 +57,7 @@ from ._constants import (
     Backend,
     Error,
 )
-from ._core import LoopBase, TimerHeap
+from ._core import ListedBase, LoopBase, TimerHeap
 from ._fdtable import FdTable
 from ._periodicheap import PeriodicHeap
 from ._sources import signals as _signals
@@ -442,9 +442,7 @@ class Loop(LoopBase):
     ) -> None:
         """Call ``callback(revents)`` once, when ``fd`` is ready for
         ``events`` or ``timeout`` seconds have passed, whichever is first."""
-        from ._watchers.once import start_once
-
-        start_once(self, callback, fd, events, timeout)
+        _start_once(self, callback, fd, events, timeout)
 
     def fork(self) -> None:
         """Re-arm the loop in a forked child (call after ``os.fork()``)."""
@@ -617,8 +615,6 @@ class Loop(LoopBase):
 
     def verify(self) -> None:
         """Check internal invariants; raise AssertionError naming the broken one."""
-        from ._watchers.base import verify_list
-
         active = self._refs
         for level, queue in enumerate(self._pending):
             seen = set()
@@ -633,7 +629,7 @@ class Loop(LoopBase):
         self._fdtable.verify(self)
         idle_count = 0
         for level, idles in enumerate(self._idles):
-            verify_list(self, idles, "idle")
+            _verify_list(self, idles, "idle")
             for w in idles:
                 assert w._pidx == level, f"{w!r} is listed at the wrong idle priority (L3)"
             idle_count += len(idles)
@@ -647,7 +643,7 @@ class Loop(LoopBase):
             (self._cleanups, "cleanup"),
             (self._asyncs, "async"),
         ):
-            verify_list(self, group, name)
+            _verify_list(self, group, name)
         for w in self._all_watchers():
             assert w._active and w._loop is self, f"{w!r} is registered but not active here"
             if w._keepalive and w._counts_as_active:
@@ -690,3 +686,33 @@ def _rearm_default_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_rearm_default_in_child)
+
+
+def _verify_list(loop: Loop, group: Sequence[Any], name: str) -> None:
+    for i, w in enumerate(group):
+        assert isinstance(w, ListedBase), f"{w!r} in the {name} list is not a listed watcher (L3)"
+        assert w._index == i, f"{name} watcher at {i} believes it is at {w._index} (L3)"
+        assert w._active and w._loop is loop, f"inactive {name} watcher listed (L3)"
+
+
+# -- Loop.once ---------------------------------------------------------------
+#
+# once() is built of an Io and a Timer, which sit a layer above the loop
+# (pyev/_watchers imports this module, for default_loop). The one place the
+# loop calls up: pyev/_watchers/once.py hands its implementation down when it
+# is imported (pyev/__init__ imports it), so that no import points back.
+
+OnceStarter = Callable[["Loop", Callable[[int], object], Any, int, "float | None"], None]
+
+
+def _once_missing(loop: Loop, callback: Callable[[int], object], fd: Any, events: int, timeout: float | None) -> None:
+    raise Error("Loop.once needs pyev._watchers.once, which `import pyev` loads")
+
+
+_start_once: OnceStarter = _once_missing
+
+
+def install_once(starter: OnceStarter) -> None:
+    """Called by pyev/_watchers/once.py at import."""
+    global _start_once
+    _start_once = starter

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from .._constants import MAXPRI, MINPRI, Error
 from .._core import ListedBase, LoopBase, WatcherBase
+from .._loop import default_loop
 
 if TYPE_CHECKING:
     from .._loop import Loop
@@ -62,12 +63,6 @@ def check_priority(value: object) -> int:
     if not MINPRI <= value <= MAXPRI:
         raise ValueError(f"priority must be in {MINPRI}..{MAXPRI}, not {value}")
     return value
-
-
-def _default_loop() -> Loop:
-    from .._loop import default_loop
-
-    return default_loop()
 
 
 class Watcher(WatcherBase):
@@ -166,7 +161,7 @@ class Watcher(WatcherBase):
         """Common start checks. Returns the loop to start on, or None when
         the watcher is already active there (start does nothing then)."""
         if loop is None:
-            loop = _default_loop()
+            loop = default_loop()
         elif not isinstance(loop, LoopBase):
             raise TypeError(f"loop must be a pyev.Loop or None, not {type(loop).__name__}")
         if self._active:
@@ -240,7 +235,7 @@ class Watcher(WatcherBase):
         if revents < 0:
             raise ValueError(f"revents must be >= 0, not {revents}")
         if loop is None:
-            loop = self._loop if self._loop is not None else _default_loop()
+            loop = self._loop if self._loop is not None else default_loop()
         elif not isinstance(loop, LoopBase):
             raise TypeError(f"loop must be a pyev.Loop or None, not {type(loop).__name__}")
         if loop is not self._loop and (self._active or self._revents is not None):
@@ -285,10 +280,3 @@ class ListedWatcher(ListedBase, Watcher):
             assert isinstance(last, ListedWatcher)
             last._index = self._index
         self._index = -1
-
-
-def verify_list(loop: Loop, group: Sequence[Watcher], name: str) -> None:
-    for i, w in enumerate(group):
-        assert isinstance(w, ListedWatcher), f"{w!r} in the {name} list is not a listed watcher (L3)"
-        assert w._index == i, f"{name} watcher at {i} believes it is at {w._index} (L3)"
-        assert w._active and w._loop is loop, f"inactive {name} watcher listed (L3)"

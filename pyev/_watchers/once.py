@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .. import _loop
 from .base import check_callback, check_time
 from .io import Io, check_events, fileno_of
 from .timer import Timer
@@ -50,3 +51,6 @@ def start_once(loop: Loop, callback: Callable[[int], object], fd: Any, events: i
         once.io.start(loop)
     if once.timer is not None:
         once.timer.start(loop)
+
+
+_loop.install_once(start_once)
