@@ -60,7 +60,11 @@ from ._constants import (
 from ._core import ListedBase, LoopBase, TimerHeap
 from ._fdtable import FdTable
 from ._periodicheap import PeriodicHeap
-from ._sources import signals as _signals
+from ._sources import Source, signals
+from ._sources.children import ChildSource
+from ._sources.embeds import EmbedSource
+from ._sources.files import FileSource
+from ._sources.signals import SignalSource
 
 if TYPE_CHECKING:
     from ._sources.wakeup import Wakeup
@@ -116,7 +120,10 @@ class Loop(LoopBase):
         "_is_default",
         "_use_signalfd",
         "_use_inotify",
-        "_sources",
+        "_signals",
+        "_children",
+        "_files",
+        "_embeds",
         "_read_while_masked",
         "_closing",
         "__weakref__",
@@ -179,7 +186,11 @@ class Loop(LoopBase):
         self._use_signalfd = signalfd
         self._use_inotify = inotify
         self._wakeup: Wakeup | None = None
-        self._sources: dict[str, Any] = {}
+        # The event sources (pyev/_sources), made on first use, dropped at close.
+        self._signals: SignalSource | None = None
+        self._children: ChildSource | None = None
+        self._files: FileSource | None = None
+        self._embeds: EmbedSource | None = None
         # Signals blocked in the loop thread while it polls (signalfd mode).
         self._poll_mask: frozenset[int] = frozenset()
         # Called after such a poll that reported _masked_fd, before the
@@ -188,7 +199,7 @@ class Loop(LoopBase):
         self._closing = False  # inside close(): a nested close() does nothing
         self._closed = False
         if threading.current_thread() is threading.main_thread():
-            _signals.keep_pipe(self)
+            signals.keep_pipe(self)
 
     # -- properties ------------------------------------------------------
 
@@ -316,14 +327,14 @@ class Loop(LoopBase):
             raise TypeError(f"flags must be an int, not {type(flags).__name__}")
         if flags & ~3:
             raise ValueError(f"unknown run flags {flags:#x}")
-        held = not self._depth and not flags & RUN_NOWAIT and _signals.hold_interrupts(self)
+        held = not self._depth and not flags & RUN_NOWAIT and signals.hold_interrupts(self)
         self._depth += 1
         self._break = BREAK_CANCEL
         try:
             self._run_iterations(flags)  # in C: pending callbacks, then iterations
         finally:
             if held:
-                _signals.release_interrupts()
+                signals.release_interrupts()
             if self._break == BREAK_ONE:
                 self._break = BREAK_CANCEL
             self._depth -= 1
@@ -428,9 +439,9 @@ class Loop(LoopBase):
         if not 0 < signum < _signal.NSIG:
             raise ValueError(f"signal number {signum} is out of range 1..{_signal.NSIG - 1}")
         self._check_open()
-        source = self._sources.get("signals")
+        source = self._signals
         if source is not None:
-            source.deliver(self, signum)
+            source.deliver(signum)
 
     def once(
         self,
@@ -464,9 +475,9 @@ class Loop(LoopBase):
                 pass  # a source's fd that its after_fork below replaces
         if self._wakeup is not None:
             self._wakeup.after_fork()
-        for source in list(self._sources.values()):
-            source.after_fork(self)
-        _signals.reattach_pipe(self)
+        for source in self._open_sources():
+            source.after_fork()
+        signals.reattach_pipe(self)
 
     # -- internal event sources ------------------------------------------
 
@@ -494,13 +505,41 @@ class Loop(LoopBase):
             self.fork()
         return self._postfork
 
-    def _source(self, name: str, factory: Callable[[Loop], Any]) -> Any:
-        """The loop's event source ``name``, created on first use."""
-        source = self._sources.get(name)
+    # Each event source is made by the first start of one of its watchers:
+    # the watchers' start and stop call these, never an iteration.
+
+    def _signal_source(self) -> SignalSource:
+        source = self._signals
         if source is None:
             self._check_open()
-            source = self._sources[name] = factory(self)
+            source = self._signals = SignalSource(self)
         return source
+
+    def _child_source(self) -> ChildSource:
+        source = self._children
+        if source is None:
+            self._check_open()
+            source = self._children = ChildSource(self)
+        return source
+
+    def _file_source(self) -> FileSource:
+        source = self._files
+        if source is None:
+            self._check_open()
+            source = self._files = FileSource(self)
+        return source
+
+    def _embed_source(self) -> EmbedSource:
+        source = self._embeds
+        if source is None:
+            self._check_open()
+            source = self._embeds = EmbedSource()
+        return source
+
+    def _open_sources(self) -> list[Source]:
+        """Every source the loop has made: the one place that lists them."""
+        sources: tuple[Source | None, ...] = (self._signals, self._children, self._files, self._embeds)
+        return [source for source in sources if source is not None]
 
     def _get_wakeup(self) -> Wakeup:
         if self._wakeup is None:
@@ -548,15 +587,15 @@ class Loop(LoopBase):
             for w in queue:
                 w._revents = None
             queue.clear()
-        for source in list(self._sources.values()):
-            source.close(self)
-        self._sources.clear()
+        for source in self._open_sources():
+            source.close()
+        self._signals = self._children = self._files = self._embeds = None
         if self._wakeup is not None:
             self._wakeup.close()
             self._wakeup = None
         self._hooks.clear()
         self._backend.close()
-        _signals.detach_pipe(self)
+        signals.detach_pipe(self)
         self._closed = True
         if self._is_default:
             _forget_default(self)
@@ -581,8 +620,8 @@ class Loop(LoopBase):
             found.extend(idles)
         for group in (self._prepares, self._checks, self._forks, self._cleanups, self._asyncs):
             found.extend(group)
-        for source in self._sources.values():
-            found.extend(source.active_watchers(self))
+        for source in self._open_sources():
+            found.extend(source.active_watchers())
         return found
 
     def __enter__(self) -> Loop:
@@ -597,12 +636,12 @@ class Loop(LoopBase):
             try:
                 if os.getpid() != self._pid:
                     self._disown_kernel_state()  # a forked child dropping its copy
-                for source in list(self._sources.values()):
-                    source.close(self)  # inotify fd, signalfd, pidfds
+                for source in self._open_sources():
+                    source.close()  # inotify fd, signalfd, pidfds
                 self._backend.close()
                 if self._wakeup is not None:
                     self._wakeup.close()
-                _signals.detach_pipe(self)
+                signals.detach_pipe(self)
             except Exception:  # noqa: BLE001 - nothing sensible to do in __del__
                 pass
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import errno
 import os
 import signal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .._constants import CHILD, Error
 from . import signals
@@ -213,16 +213,17 @@ class ChildSource:
 
     # -- loop life cycle --
 
-    def active_watchers(self, loop: Loop) -> list[Any]:
+    def active_watchers(self) -> list[Child]:
         return [w for group in self.by_pid.values() for w in group]
 
-    def after_fork(self, loop: Loop) -> None:
+    def after_fork(self) -> None:
         # The parent's children are not the child's: their pidfds stay
         # harmless (waitpid says ECHILD and the watcher is left alone).
         if self.subscribed:
-            signals.attach_pipe(loop)
+            signals.attach_pipe(self.loop)
 
-    def close(self, loop: Loop) -> None:
+    def close(self) -> None:
+        loop = self.loop
         # The loop closes its backend next, which drops every registration:
         # only close this process' copies of the pidfds. (Unregistering them
         # one by one could change a kernel set shared with a forked parent.)

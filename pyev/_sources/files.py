@@ -31,7 +31,7 @@ from __future__ import annotations
 import errno
 import os
 import warnings
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from .. import _linux
 from .._constants import STAT
@@ -244,7 +244,7 @@ class FileSource:
 
     # -- loop life cycle --
 
-    def active_watchers(self, loop: Loop) -> list[Any]:
+    def active_watchers(self) -> list[Stat]:
         return list(self.stats)
 
     def _drop_inherited(self) -> None:
@@ -269,10 +269,11 @@ class FileSource:
             for w in self.stats:
                 self._place(w)
 
-    def after_fork(self, loop: Loop) -> None:
+    def after_fork(self) -> None:
         self._own_inotify()
 
-    def close(self, loop: Loop) -> None:
+    def close(self) -> None:
+        loop = self.loop
         # Closing the fd drops its watches with it: no inotify_rm_watch, which
         # on an inotify fd inherited across a fork would remove the parent's.
         if self.ifd >= 0:

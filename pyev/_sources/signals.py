@@ -381,7 +381,7 @@ class SignalSource:
     # -- watchers --
 
     def add(self, w: Signal) -> None:
-        signum = w._signum
+        signum = w.signum
         group = self.by_signum.get(signum)
         if group is None:
             claim(signum, self)
@@ -390,7 +390,7 @@ class SignalSource:
         group.append(w)
 
     def remove(self, w: Signal) -> None:
-        signum = w._signum
+        signum = w.signum
         group = self.by_signum[signum]
         group.remove(w)
         if not group:
@@ -425,13 +425,12 @@ class SignalSource:
 
     def dispatch(self) -> None:
         pending = self.pending
-        if pending:
-            loop = self.loop
-            while pending:
-                self.deliver(loop, pending.pop())
+        while pending:
+            self.deliver(pending.pop())
 
-    def deliver(self, loop: Loop, signum: int) -> None:
+    def deliver(self, signum: int) -> None:
         """Queue every watcher of ``signum`` (also ``feed_signal_event``)."""
+        loop = self.loop
         for w in self.by_signum.get(signum, ()):
             loop._queue(w, SIGNAL)
 
@@ -440,11 +439,11 @@ class SignalSource:
         by the loop while the signals are still blocked)."""
         if self.sfd >= 0:
             for signum in set(_linux.signalfd_read(self.sfd)):
-                self.deliver(self.loop, signum)
+                self.deliver(signum)
 
     # -- loop life cycle --
 
-    def active_watchers(self, loop: Loop) -> list[Any]:
+    def active_watchers(self) -> list[Signal]:
         return [w for group in self.by_signum.values() for w in group]
 
     def _drop_inherited(self) -> None:
@@ -457,14 +456,15 @@ class SignalSource:
             self.sfd = -1
             self.loop._masked_fd = -1
 
-    def after_fork(self, loop: Loop) -> None:
+    def after_fork(self) -> None:
         # Our own signalfd; and the signal pipe was replaced in the child.
         if self.sfd >= 0 and self.sfd_pid != os.getpid():
             self._drop_inherited()
             self._update_mask()
-        attach_pipe(loop)
+        attach_pipe(self.loop)
 
-    def close(self, loop: Loop) -> None:
+    def close(self) -> None:
+        loop = self.loop
         loop._poll_mask = frozenset()
         loop._masked_fd = -1
         if self.sfd >= 0:

@@ -11,14 +11,6 @@ from .base import Watcher, check_int
 
 if TYPE_CHECKING:
     from .._loop import Loop
-    from .._sources.children import ChildSource
-
-
-def _children(loop: Loop) -> ChildSource:
-    from .._sources.children import ChildSource
-
-    source: ChildSource = loop._source("children", ChildSource)
-    return source
 
 
 def _check_pid(pid: object) -> int:
@@ -97,10 +89,10 @@ class Child(Watcher):
         self._pid, self._trace = pid, trace
 
     def _start(self, loop: Loop) -> None:
-        _children(loop).add(self)
+        loop._child_source().add(self)
 
     def _stop(self, loop: Loop) -> None:
-        _children(loop).remove(self)
+        loop._child_source().remove(self)
 
     def _describe(self) -> str:
         return f"pid={self._pid} "

@@ -38,23 +38,6 @@ def _sweep(w: Embed, revents: int) -> None:
     w.sweep()
 
 
-class _ActiveEmbeds:
-    """A loop's active Embed watchers (the loop's source "embeds"), so that
-    ``verify()`` counts them and ``close()`` stops them like any watcher."""
-
-    def __init__(self, loop: Loop) -> None:
-        self.watchers: list[Embed] = []
-
-    def active_watchers(self, loop: Loop) -> list[Embed]:
-        return list(self.watchers)
-
-    def after_fork(self, loop: Loop) -> None:
-        pass
-
-    def close(self, loop: Loop) -> None:
-        self.watchers.clear()
-
-
 class Embed(Watcher):
     """Handles the events of loop ``other`` whenever the embedding loop sees
     its backend fd ready.
@@ -148,16 +131,16 @@ class Embed(Watcher):
         for w in (self._io, self._prepare, self._fork):
             w.keepalive = False
             w.start(loop)
-        loop._source("embeds", _ActiveEmbeds).watchers.append(self)
+        loop._embed_source().add(self)
 
     def _stop(self, loop: Loop) -> None:
         for w in (self._io, self._prepare, self._fork):
             if w is not None:
                 w.stop()
         self._io = self._prepare = self._fork = None
-        embeds = loop._sources.get("embeds")
-        if embeds is not None and self in embeds.watchers:
-            embeds.watchers.remove(self)
+        embeds = loop._embeds
+        if embeds is not None:
+            embeds.remove(self)
 
     def _describe(self) -> str:
         return f"other={self._other!r} "

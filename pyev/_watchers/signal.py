@@ -10,7 +10,6 @@ from .base import Watcher, check_int
 
 if TYPE_CHECKING:
     from .._loop import Loop
-    from .._sources.signals import SignalSource
 
 _UNCATCHABLE = {_signal.SIGKILL, _signal.SIGSTOP}
 
@@ -22,13 +21,6 @@ def check_signum(signum: object) -> int:
     if signum in _UNCATCHABLE:
         raise ValueError(f"signal {signum} cannot be caught")
     return signum
-
-
-def _signals(loop: Loop) -> SignalSource:
-    from .._sources.signals import SignalSource
-
-    source: SignalSource = loop._source("signals", SignalSource)
-    return source
 
 
 class Signal(Watcher):
@@ -65,10 +57,10 @@ class Signal(Watcher):
         self._signum = check_signum(signum)
 
     def _start(self, loop: Loop) -> None:
-        _signals(loop).add(self)
+        loop._signal_source().add(self)
 
     def _stop(self, loop: Loop) -> None:
-        _signals(loop).remove(self)
+        loop._signal_source().remove(self)
 
     def _describe(self) -> str:
         return f"signum={self._signum} "

@@ -11,19 +11,11 @@ from .timer import Timer
 
 if TYPE_CHECKING:
     from .._loop import Loop
-    from .._sources.files import FileSource
 
 # The polling interval when none is given, and the shortest one allowed.
 # The odd fractions keep many watchers from waking together (as libev).
 DEFAULT_INTERVAL: Final = 5.0074891
 MIN_INTERVAL: Final = 0.1
-
-
-def _files(loop: Loop) -> FileSource:
-    from .._sources.files import FileSource
-
-    source: FileSource = loop._source("files", FileSource)
-    return source
 
 
 def _check_path(path: object) -> str | bytes:
@@ -153,7 +145,7 @@ class Stat(Watcher):
     def _on_poll(self, timer: Timer, revents: int) -> None:
         loop = self._loop
         if self._active and loop is not None:
-            _files(loop).check(self)
+            loop._file_source().check(self)
 
     def _start(self, loop: Loop) -> None:
         self.stat()
@@ -165,10 +157,10 @@ class Stat(Watcher):
             poller.keepalive = False
         else:
             poller.set(interval, interval)
-        _files(loop).add(self)
+        loop._file_source().add(self)
 
     def _stop(self, loop: Loop) -> None:
-        _files(loop).remove(self)
+        loop._file_source().remove(self)
 
     def _describe(self) -> str:
         return f"path={self._path!r} "
