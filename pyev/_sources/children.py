@@ -70,7 +70,7 @@ class ChildSource:
     # -- watchers --
 
     def add(self, w: Child) -> None:
-        pid = w._pid
+        pid = w.pid
         if pid == 0 and not self.loop._is_default:
             raise Error("Child(0) (any child) can only be started on the default loop")
         group = self.by_pid.get(pid)
@@ -81,7 +81,7 @@ class ChildSource:
                 _require_child(pid)
             group = self.by_pid[pid] = []
         group.append(w)
-        if pid == 0 or w._trace or pid not in self.pidfds:
+        if pid == 0 or w.trace or pid not in self.pidfds:
             self.sigchld_pids.add(pid)
             self._subscribe()
             self._note_sigchld()  # look once: it may have exited already
@@ -104,7 +104,7 @@ class ChildSource:
         self.loop._add_hook(fd, lambda: self._reap(pid))
 
     def remove(self, w: Child) -> None:
-        pid = w._pid
+        pid = w.pid
         group = self.by_pid[pid]
         group.remove(w)
         if not group:
@@ -112,7 +112,7 @@ class ChildSource:
             self._close_pidfd(pid)
         if pid in self.sigchld_pids:
             rest = self.by_pid.get(pid, [])
-            if not rest or (pid in self.pidfds and not any(x._trace for x in rest)):
+            if not rest or (pid in self.pidfds and not any(x.trace for x in rest)):
                 self.sigchld_pids.discard(pid)
         if not self.sigchld_pids:
             self._unsubscribe()
@@ -161,7 +161,7 @@ class ChildSource:
         the last one pending: collect it next pass, not over the top of it."""
         for key in (pid, 0):
             for w in self.by_pid.get(key, ()):
-                if w._revents is not None:
+                if w.is_pending:
                     self._note_sigchld()
                     return True
         return False
@@ -171,7 +171,7 @@ class ChildSource:
         if not group or self._waiting_for_dispatch(pid):
             return
         flags = os.WNOHANG
-        if any(w._trace for w in group):
+        if any(w.trace for w in group):
             flags |= os.WUNTRACED | os.WCONTINUED
         try:
             rpid, status = os.waitpid(pid, flags)
@@ -189,7 +189,7 @@ class ChildSource:
     def _reap_any(self) -> None:
         if self._waiting_for_dispatch(0):
             return
-        trace = any(w._trace for w in self.by_pid.get(0, ()))
+        trace = any(w.trace for w in self.by_pid.get(0, ()))
         flags = os.WNOHANG | (os.WUNTRACED | os.WCONTINUED if trace else 0)
         try:
             rpid, status = os.waitpid(-1, flags)
@@ -206,9 +206,8 @@ class ChildSource:
         exited = _is_exit(status)
         for pid in (rpid, 0):
             for w in self.by_pid.get(pid, ()):
-                if exited or w._trace:
-                    w._rpid = rpid
-                    w._rstatus = status
+                if exited or w.trace:
+                    w._record_status(rpid, status)
                     self.loop._queue(w, CHILD)
 
     # -- loop life cycle --

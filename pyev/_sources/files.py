@@ -96,6 +96,16 @@ def _is_local(path: str | bytes) -> bool:
         return False
 
 
+class _Watches:
+    """What the source keeps for one Stat watcher."""
+
+    __slots__ = ("wds", "poll_forced")
+
+    def __init__(self) -> None:
+        self.wds: list[int] = []  # the inotify watches it holds (see FileSource.users)
+        self.poll_forced = False  # a watch could not be added (the watch limit): it polls
+
+
 class FileSource:
     """The Stat watchers of one loop and their inotify fd."""
 
@@ -104,7 +114,7 @@ class FileSource:
         self.native = loop._use_inotify and _linux.AVAILABLE
         self.ifd = -1
         self.ifd_pid = 0  # the process that made ifd: a forked child makes its own
-        self.stats: list[Stat] = []
+        self.watched: dict[Stat, _Watches] = {}  # the active watchers, in start order
         self.users: dict[int, set[Stat]] = {}  # wd -> watchers holding it
         if self.native:
             self._open()
@@ -128,17 +138,16 @@ class FileSource:
 
     def add(self, w: Stat) -> None:
         self._own_inotify()
-        self.stats.append(w)
-        self._place(w)
+        watches = self.watched[w] = _Watches()
+        self._place(w, watches)
 
     def remove(self, w: Stat) -> None:
         self._drop_inherited()  # its watches are the parent's: leave them
-        self.stats.remove(w)
-        self._unplace(w)
+        self._unplace(w, self.watched.pop(w))
         if w._poller is not None:
             w._poller.stop()
 
-    def _place(self, w: Stat) -> None:
+    def _place(self, w: Stat, watches: _Watches) -> None:
         """Put the watcher's inotify watches (or its poller) in place."""
         needs_polling = not self.native
         if self.native:
@@ -146,22 +155,23 @@ class FileSource:
             # watch on an inode already watched returns its wd, so events
             # already queued under it are not lost (and none are missed in a
             # gap between removing and re-adding).
-            held, w._wds = w._wds, []
-            placed_parent = self._add_watch(w, _parent(w._path))
-            real = os.path.realpath(w._path)
-            if real != os.path.abspath(w._path):
+            path, attr = w.path, w.attr
+            held, watches.wds = watches.wds, []
+            placed_parent = self._add_watch(w, watches, _parent(path))
+            real = os.path.realpath(path)
+            if real != os.path.abspath(path):
                 # A symlink: its target may live elsewhere, and may come and go.
-                placed_parent = self._add_watch(w, _parent(real)) and placed_parent
-            placed_path = w._attr is not None and self._add_watch(w, w._path)
+                placed_parent = self._add_watch(w, watches, _parent(real)) and placed_parent
+            placed_path = attr is not None and self._add_watch(w, watches, path)
             for wd in held:
-                if wd not in w._wds:
+                if wd not in watches.wds:
                     self._release(w, wd)
-            if w._poll_forced:
+            if watches.poll_forced:
                 needs_polling = True
-            elif w._attr is not None:
-                needs_polling = not placed_path or not _is_local(w._path)
+            elif attr is not None:
+                needs_polling = not placed_path or not _is_local(path)
             else:
-                needs_polling = not placed_parent or not _is_local(_parent(w._path))
+                needs_polling = not placed_parent or not _is_local(_parent(path))
         poller = w._poller
         if needs_polling:
             assert poller is not None
@@ -170,13 +180,13 @@ class FileSource:
         elif poller is not None and poller.is_active:
             poller.stop()
 
-    def _add_watch(self, w: Stat, path: str | bytes) -> bool:
+    def _add_watch(self, w: Stat, watches: _Watches, path: str | bytes) -> bool:
         global _warned_watch_limit
         try:
             wd = _linux.inotify_add_watch(self.ifd, os.fsencode(path), _watch_mask())
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
-                w._poll_forced = True
+                watches.poll_forced = True
                 if not _warned_watch_limit:
                     _warned_watch_limit = True
                     warnings.warn(
@@ -186,15 +196,15 @@ class FileSource:
                         stacklevel=2,
                     )
             return False
-        if wd not in w._wds:
-            w._wds.append(wd)
+        if wd not in watches.wds:
+            watches.wds.append(wd)
         self.users.setdefault(wd, set()).add(w)
         return True
 
-    def _unplace(self, w: Stat) -> None:
-        for wd in w._wds:
+    def _unplace(self, w: Stat, watches: _Watches) -> None:
+        for wd in watches.wds:
             self._release(w, wd)
-        w._wds.clear()
+        watches.wds.clear()
 
     def _release(self, w: Stat, wd: int) -> None:
         """``w`` no longer holds ``wd``; the last holder removes the watch."""
@@ -222,13 +232,14 @@ class FileSource:
                 # The kernel dropped the watch (its inode is gone); forget it
                 # before a new watch can be given the same number.
                 for w in self.users.pop(wd, ()):
-                    if wd in w._wds:
-                        w._wds.remove(wd)
+                    watches = self.watched.get(w)
+                    if watches is not None and wd in watches.wds:
+                        watches.wds.remove(wd)
                     touched[id(w)] = w
                 continue
             for w in self.users.get(wd, ()):
                 touched[id(w)] = w
-        for w in list(self.stats) if overflow else list(touched.values()):
+        for w in list(self.watched) if overflow else list(touched.values()):
             if w._active:
                 self.check(w)
 
@@ -238,14 +249,14 @@ class FileSource:
         of contents keeps them (stat latency benchmark)."""
         if w._refresh():
             self.loop._queue(w, STAT)
-            if self.native and _identity(w._prev) != _identity(w._attr):
+            if self.native and _identity(w.prev) != _identity(w.attr):
                 self._own_inotify()
-                self._place(w)
+                self._place(w, self.watched[w])
 
     # -- loop life cycle --
 
     def active_watchers(self) -> list[Stat]:
-        return list(self.stats)
+        return list(self.watched)
 
     def _drop_inherited(self) -> None:
         """An inotify fd made before a fork is shared with the parent, whose
@@ -257,8 +268,8 @@ class FileSource:
             os.close(self.ifd)
             self.ifd = -1
             self.users.clear()
-            for w in self.stats:
-                w._wds.clear()
+            for watches in self.watched.values():
+                watches.wds.clear()
 
     def _own_inotify(self) -> None:
         """Before placing watches: if the inotify fd is the parent's (or was
@@ -266,8 +277,8 @@ class FileSource:
         self._drop_inherited()
         if self.native and self.ifd < 0:
             self._open()
-            for w in self.stats:
-                self._place(w)
+            for w, watches in list(self.watched.items()):
+                self._place(w, watches)
 
     def after_fork(self) -> None:
         self._own_inotify()

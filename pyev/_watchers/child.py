@@ -88,6 +88,11 @@ class Child(Watcher):
             raise TypeError(f"trace must be a bool, not {type(trace).__name__}")
         self._pid, self._trace = pid, trace
 
+    def _record_status(self, rpid: int, status: int) -> None:
+        """Called by the loop's ChildSource before it queues the watcher."""
+        self._rpid = rpid
+        self._rstatus = status
+
     def _start(self, loop: Loop) -> None:
         loop._child_source().add(self)
 

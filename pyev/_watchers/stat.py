@@ -64,7 +64,7 @@ class Stat(Watcher):
     (0: the default, 5.0074891 s; at least 0.1 s).
     """
 
-    __slots__ = ("_path", "_interval", "_attr", "_prev", "_key", "_poller", "_wds", "_poll_forced")
+    __slots__ = ("_path", "_interval", "_attr", "_prev", "_key", "_poller")
 
     def __init__(
         self,
@@ -80,9 +80,9 @@ class Stat(Watcher):
         self._attr: os.stat_result | None = None
         self._prev: os.stat_result | None = None
         self._key: tuple[int, ...] | None = None
+        # Polls the path when inotify cannot tell (the loop's FileSource
+        # starts and stops it).
         self._poller: Timer | None = None
-        self._wds: list[int] = []
-        self._poll_forced = False
         super().__init__(callback, priority, data)
 
     @property
@@ -149,7 +149,6 @@ class Stat(Watcher):
 
     def _start(self, loop: Loop) -> None:
         self.stat()
-        self._poll_forced = False
         interval = self.effective_interval
         poller = self._poller
         if poller is None or poller.priority != self.priority:
