@@ -103,19 +103,44 @@ else:
     sys.exit(f"unknown workload {workload}")
 EOF
 
+# Self cost per shared object, from a callgrind.out file: every cost line
+# counts for the object of the function it is in (inlined code included),
+# except the inclusive cost line after each calls= line. Prints the total
+# and the part in pyev._core.
+cat >"$WORK/by_object.py" <<'EOF'
+import re
+import sys
+
+names, costs, ob, skip = {}, {}, None, False
+with open(sys.argv[1]) as f:
+    for line in f:
+        if skip:
+            skip = False
+        elif line[0].isdigit() or line[0] in "+-*":
+            parts = line.split()
+            if len(parts) >= 2:
+                costs[ob] = costs.get(ob, 0) + int(parts[1])
+        elif line.startswith("calls="):
+            skip = True
+        elif m := re.match(r"(c?ob)=(?:\((\d+)\))?\s*(.*)", line.rstrip("\n")):
+            kind, ident, name = m.groups()
+            if ident is not None and name:
+                names[ident] = name
+            if kind == "ob":
+                ob = names[ident] if ident is not None else name
+print(sum(costs.values()), sum(v for k, v in costs.items() if k and "/pyev/_core." in k))
+EOF
+
 # instructions VENV WORKLOAD N -> "TOTAL CORE": the process's instruction
 # count, and the part of it executed in the C core's own code (pyev._core's
-# shared object: its functions, and what the compiler inlined into them).
+# shared object: its functions, with what the compiler inlined into them).
 instructions() {
-    local venv=$1 workload=$2 n=$3 out total core
+    local venv=$1 workload=$2 n=$3 out
     out="$WORK/callgrind.out.$(basename "$(dirname "$venv")").$workload.$n"
     PYTHONHASHSEED=0 valgrind --tool=callgrind --callgrind-out-file="$out" \
         "$venv/bin/python" "$WORK/workload.py" "$workload" "$n" 2>"$out.log" ||
         { cat "$out.log" >&2; return 1; }
-    total=$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$out.log")
-    core=$(callgrind_annotate --threshold=100 --inclusive=no "$out" |
-        awk '/\/pyev\/_core\.[^\/]*\.so\]$/ { gsub(",", "", $1); sum += $1 } END { print sum + 0 }')
-    echo "$total $core"
+    "$PYTHON" "$WORK/by_object.py" "$out"
 }
 
 ROWS=()
