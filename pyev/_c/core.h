@@ -37,6 +37,10 @@
  * every allocation of a container (a collection may run there, and with it
  * finalizers that start or stop watchers).
  *
+ * The directory is pyev/_c, not pyev/_core: a directory named like the
+ * module would import as an empty namespace package wherever the extension
+ * is not built.
+ *
  * Only PyInit__core leaves the shared object: setup.py builds with
  * -fvisibility=hidden, so the functions the files share are called
  * directly, as static ones are, and cannot clash with another library's.
