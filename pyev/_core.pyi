@@ -1,4 +1,4 @@
-# Types of the C hot path (pyev/_core.c). The Python classes derive from
+# Types of the C hot path (pyev/_c/). The Python classes derive from
 # these bases and share their fields by name.
 #
 # The seam: every name the C code looks up in Python is declared here, as an

@@ -28,7 +28,7 @@ __all__ = ["FdTable"]
 
 
 class FdTable(FdTableBase):
-    """The table itself is C (FdTableBase in pyev/_core.c: an array indexed
+    """The table itself is C (FdTableBase in pyev/_c/fdtable.c: an array indexed
     by fd, memory_io benchmark); ``verify`` stays here."""
 
     __slots__ = ()

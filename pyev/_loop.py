@@ -1,7 +1,7 @@
 """The event loop: lifecycle, run/break_, time, references, feeding, verify.
 
 One iteration of ``run`` is the list of phases in ``iterate`` (in
-pyev/_core.c), in libev's order: fork, prepare, (break check), rebuild
+pyev/_c/iterate.c), in libev's order: fork, prepare, (break check), rebuild
 after fork, flush fd changes, poll, timers, periodics, idle, check, invoke
 by priority.
 
@@ -27,7 +27,7 @@ Invariants (checked by ``verify``):
   L3. Every list-kept watcher (idle, prepare, check, fork, cleanup, async)
       is active on this loop and sits at its own ``_index``.
   L4. ``_idle_count`` is the number of active idle watchers.
-  plus the timer heap (T1-T3, pyev/_core.c), periodic heap (H1-H4) and
+  plus the timer heap (T1-T3, pyev/_c/heap.c), periodic heap (H1-H4) and
   fd table (F1-F4) invariants.
 """
 
@@ -109,7 +109,7 @@ class Loop(LoopBase):
     A loop is also a context manager that closes it on exit.
     """
 
-    # Fields the iteration reads live in the C base, LoopBase (pyev/_core.c).
+    # Fields the iteration reads live in the C base, LoopBase (pyev/_c/iterate.c).
     __slots__ = (
         "data",
         "_cleanups",
@@ -194,7 +194,7 @@ class Loop(LoopBase):
         # Signals blocked in the loop thread while it polls (signalfd mode).
         self._poll_mask: frozenset[int] = frozenset()
         # Called after such a poll that reported _masked_fd, before the
-        # signals are unblocked again (pyev/_core.c: poll_masked).
+        # signals are unblocked again (pyev/_c/iterate.c: poll_masked).
         self._read_while_masked: Hook = _nothing
         self._closing = False  # inside close(): a nested close() does nothing
         self._closed = False
@@ -304,7 +304,7 @@ class Loop(LoopBase):
 
     # -- the pending queue -----------------------------------------------
 
-    if TYPE_CHECKING:  # in C (LoopBase, pyev/_core.c): the hot path
+    if TYPE_CHECKING:  # in C (LoopBase, pyev/_c/): the hot path
 
         def invoke_pending(self) -> None:
             """Invoke every pending watcher now, highest priority first."""

@@ -1,5 +1,5 @@
 """The binary heap of Periodic watchers (Timers have their own, in C:
-``TimerHeap`` in pyev/_core.c, which removes a stopped timer at once).
+``TimerHeap`` in pyev/_c/heap.c, which removes a stopped timer at once).
 
 Entries are ``(deadline, sequence, watcher)`` tuples kept in a plain list
 ordered by ``heapq`` (in C). Stopping a watcher does not search the heap: the
@@ -7,7 +7,7 @@ watcher forgets its entry (``watcher._entry = None``) and the entry becomes
 *dead*; dead entries are skipped when they reach the top and swept out when
 they make up over half the heap (and number over 64), so start and stop
 stay O(log n) amortised with no Python-level sift (timer churn benchmark).
-The hot operations are in C (``HeapBase`` in pyev/_core.c).
+The hot operations are in C (``HeapBase`` in pyev/_c/heap.c).
 
 Invariants (checked by ``Loop.verify``):
   H1. ``heap`` satisfies the heap property.
@@ -29,7 +29,7 @@ Entry = tuple[float, int, Any]
 
 class PeriodicHeap(HeapBase):
     # heap, dead and _seq, and the hot push / forget / next_deadline, are
-    # in the C base (pyev/_core.c); the rest stays here.
+    # in the C base (pyev/_c/heap.c); the rest stays here.
     __slots__ = ()
 
     def _sweep(self) -> None:

@@ -11,7 +11,7 @@
 #   tools/sanitize.sh [--gc-stress[=N]] [--python 3.11] [--keep] [-- PYTEST ARGS]
 #
 # Copies the working tree (tracked and untracked files, not what .gitignore
-# excludes) to a temporary directory, builds the C core (pyev/_core.c) and
+# excludes) to a temporary directory, builds the C core (pyev/_c/) and
 # the cffi shim (pyev/_linux/_build.py) there with
 #   -fsanitize=address,undefined -fno-omit-frame-pointer
 #   -fno-sanitize-recover=undefined -g

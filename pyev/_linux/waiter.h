@@ -1,5 +1,5 @@
 /* The epoll waiter shared by the cffi shim (_build.py), which implements
- * pyev_epoll_wait, and the loop's C hot path (pyev/_core.c), which calls it
+ * pyev_epoll_wait, and the loop's C hot path (pyev/_c/iterate.c), which calls it
  * through a pointer the shim hands out, so that the common poll crosses no
  * Python call (ping-pong benchmark). Python owns the memory it points to.
  */
@@ -19,7 +19,7 @@
 
 /* Tables indexed by fd stop at this many entries; larger fds (any int a
    caller may pass) go to small hash tables, so memory follows the fds
-   actually watched (the fd table in _core.c, the epoll backend's masks and
+   actually watched (the fd table in pyev/_c/fdtable.c, the epoll backend's masks and
    the generations below). */
 #define PYEV_DENSE_FDS 1024
 

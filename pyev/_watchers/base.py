@@ -73,7 +73,7 @@ class Watcher(WatcherBase):
     free for the user.
     """
 
-    # The shared slots live in the C base (pyev/_core.c), where the hot
+    # The shared slots live in the C base (pyev/_c/watchers.c), where the hot
     # path reads them directly.
     __slots__ = ()
 

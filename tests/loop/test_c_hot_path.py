@@ -1,4 +1,4 @@
-"""User-visible behaviour carried by the C hot path (pyev/_core.c).
+"""User-visible behaviour carried by the C hot path (pyev/_c/).
 
 The C extension now holds the timer heap (a binary heap ordered by
 (deadline, arming order)), ``Timer.start`` / ``Timer.stop``, the pending

@@ -1,6 +1,6 @@
 """Every public callable has a signature ``inspect.signature`` can read
 (help(), IDEs and documentation tools rely on it), including the parts
-implemented in C (pyev/_core.c: Timer's constructor, Timer.start/stop,
+implemented in C (pyev/_c/: Timer's constructor, Timer.start/stop,
 Async.send, Loop.invoke_pending)."""
 
 from __future__ import annotations

@@ -1,0 +1,639 @@
+/* One iteration of the loop, and run()'s loop over it.
+ *
+ * `iterate` is ev_run's loop body, one call per step of the outline in
+ * libev's manual ("ev_run"), each step a small function named after it:
+ *
+ *   - If EVFLAG_FORKCHECK was used, check for a fork.          check_for_fork
+ *   - If a fork was detected (by any means), queue and call
+ *     all fork watchers.                                       call_fork_watchers
+ *   - Queue and call all prepare watchers.                     call_prepare_watchers
+ *   - If ev_break was called, goto FINISH.                     (in iterate)
+ *   - If we have been forked, detach and recreate the kernel
+ *     state as to not disturb the other process.               recreate_kernel_state
+ *   - Update the kernel state with all outstanding changes.    update_kernel_state
+ *   - Update the "event loop time" (ev_now ()).
+ *   - Calculate for how long to sleep or block, if at all.
+ *   - Sleep if the I/O and timer collect interval say so.      update_time_and_timeout
+ *   - Increment loop iteration counter.
+ *   - Block the process, waiting for any events.               block_for_events
+ *   - Queue all outstanding I/O (fd) events.
+ *   - Update the "event loop time" (ev_now ()), and do time
+ *     jump adjustments.                                        queue_fd_events, take_wakeup
+ *   - Queue all expired timers.                                queue_expired_timers
+ *   - Queue all expired periodics.                             queue_expired_periodics
+ *   - Queue all idle watchers with priority higher than that
+ *     of pending events.                                       queue_idle_watchers
+ *   - Queue all check watchers.                                queue_check_watchers
+ *   - Call all queued watchers in reverse order.               invoke_pending (pending.c)
+ *
+ * run() (loopbase_run_iterations) calls it until a break, no active
+ * watcher, a single iteration when flags ask for one, or a closed loop: the
+ * last step of the outline. The rare steps call Python methods of the loop
+ * (_loop.py): fork, _rebuild_after_fork, _flush_fd_changes, _poll_timeout
+ * (with the io_collect nap), _read_wall_clock (time jumps), _kill_fd,
+ * _read_while_masked, _queue_expired_periodics.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core.h"
+
+/* -- what the phases use -------------------------------------------------- */
+
+static double
+monotonic_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* _update_time: the wall clock is read every WALL_RECHECK seconds of
+   monotonic time and interpolated in between (idle benchmark). */
+static int
+update_time(LoopObject *L)
+{
+    double mn = L->mn_now = monotonic_now();
+    if (mn - L->rt_checked < WALL_RECHECK) {
+        L->rt_now = mn + L->rt_offset;
+        return 0;
+    }
+    PyObject *m = PyFloat_FromDouble(mn);
+    if (m == NULL)
+        return -1;
+    PyObject *r = PyObject_CallMethodOneArg((PyObject *)L, str_read_wall_clock, m);
+    Py_DECREF(m);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+static int
+nonempty_list(PyObject *o)
+{
+    return PyList_Check(o) && PyList_GET_SIZE(o) > 0;
+}
+
+static int
+wakeup_armed(LoopObject *L)
+{
+    PyObject *armed = PyObject_GetAttr(L->wakeup, str_armed);
+    if (armed == NULL)
+        return -1;
+    int is_armed = PyObject_IsTrue(armed);
+    Py_DECREF(armed);
+    return is_armed;
+}
+
+/* How long a blocking poll may wait (_loop.Loop._poll_timeout, whose
+   io_collect nap stays in Python). -1.0 on error. */
+static double
+poll_timeout(LoopObject *L)
+{
+    if (L->io_collect) {
+        PyObject *r = PyObject_CallMethodNoArgs((PyObject *)L, str_poll_timeout);
+        if (r == NULL)
+            return -1.0;
+        double t = PyFloat_AsDouble(r);
+        Py_DECREF(r);
+        if (t == -1.0 && PyErr_Occurred())
+            return -1.0;
+        return t > 0 ? t : 0.0;
+    }
+    int pending = any_pending(L);
+    if (pending)
+        return pending < 0 ? -1.0 : 0.0;
+    double timeout = MAX_BLOCKTIME, deadline;
+    TimerHeapObject *timers = loop_timers(L);
+    PeriodicHeapObject *periodics = timers == NULL ? NULL : loop_periodics(L);
+    if (periodics == NULL)
+        return -1.0;
+    if (timers->len && timers->nodes[0].at - L->mn_now < timeout)
+        timeout = timers->nodes[0].at - L->mn_now;
+    int found = pheap_next_deadline(periodics, &deadline);
+    if (found < 0)
+        return -1.0;
+    if (found && deadline - L->rt_now < timeout)
+        timeout = deadline - L->rt_now;
+    if (timeout < L->timeout_collect)
+        timeout = L->timeout_collect;
+    return timeout > 0 ? timeout : 0.0;
+}
+
+/* What a poll reported: the backend's flat list [fd, bits, fd, bits, ...],
+   or npairs (fd, bits) pairs straight from pyev_epoll_wait, in `stack` when
+   they are few, else in PyMem memory. */
+#define STACK_PAIRS 64
+typedef struct {
+    PyObject *list;
+    int32_t *pairs;
+    int npairs;
+    int32_t stack[2 * STACK_PAIRS];
+} Ready;
+
+static inline void
+ready_release(Ready *r)
+{
+    Py_CLEAR(r->list);
+    if (r->pairs != NULL && r->pairs != r->stack)
+        PyMem_Free(r->pairs);
+    r->pairs = NULL;
+    r->npairs = 0;
+}
+
+/* Poll the backend: straight through the epoll waiter while it is fast
+   (ping-pong benchmark), else through the backend's Python poll. */
+static int
+poll_backend(LoopObject *L, double timeout, Ready *r)
+{
+    if (L->waiter != NULL && L->waiter->fast) {
+        struct pyev_waiter *waiter = L->waiter;
+        int n;
+        Py_BEGIN_ALLOW_THREADS
+        n = L->epoll_wait(waiter, timeout);
+        Py_END_ALLOW_THREADS
+        if (n >= 0 && !(n & ~PYEV_WAIT_COUNT)) {
+            /* copied: a callback may poll or resize the waiter meanwhile */
+            r->pairs = n <= STACK_PAIRS ? r->stack : PyMem_Malloc(2 * sizeof(int32_t) * (size_t)n);
+            if (r->pairs == NULL) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            memcpy(r->pairs, waiter->out, 2 * sizeof(int32_t) * (size_t)n);
+            r->npairs = n;
+            return 0;
+        }
+        /* EINTR, an error, stale registrations, a full buffer: Python */
+        PyObject *owner = Py_NewRef(L->waiter_owner);
+        r->list = PyObject_CallMethod(owner, "_unusual", "i", n);
+        Py_DECREF(owner);
+    } else {
+        PyObject *t = PyFloat_FromDouble(timeout);
+        PyObject *poll = t == NULL ? NULL : PyObject_GetAttr(L->backend, str_poll);
+        r->list = poll == NULL ? NULL : PyObject_CallOneArg(poll, t);
+        Py_XDECREF(poll);
+        Py_XDECREF(t);
+    }
+    if (r->list != NULL && !PyList_Check(r->list)) {
+        Py_CLEAR(r->list);
+        PyErr_SetString(PyExc_SystemError, "backend poll did not return a list");
+    }
+    return r->list == NULL ? -1 : 0;
+}
+
+static int
+fd_reported(int fd, const Ready *r)
+{
+    if (r->list != NULL) {
+        for (Py_ssize_t i = 0; i + 1 < PyList_GET_SIZE(r->list); i += 2) {
+            PyObject *item = PyList_GET_ITEM(r->list, i);
+            if (PyLong_Check(item) && PyLong_AsLong(item) == fd)
+                return 1;
+            PyErr_Clear(); /* not an fd: dispatch reports it */
+        }
+        return 0;
+    }
+    for (int i = 0; i < r->npairs; i++) {
+        if (r->pairs[2 * i] == fd)
+            return 1;
+    }
+    return 0;
+}
+
+/* poll_backend with the signals of _poll_mask blocked, so that they queue
+   in the signalfd (_masked_fd) instead of running handlers; if the poll
+   reports that fd, _read_while_masked reads it before they are unblocked
+   (once unblocked, they would go to the handlers instead). See
+   _sources/signals.py for why they are blocked only while polling. */
+static int
+poll_masked(LoopObject *L, double timeout, Ready *r)
+{
+    /* A poll that cannot block needs no mask: a signal arriving meanwhile
+       takes the handler path, as it does outside the poll (signals
+       benchmark: two system calls less per busy iteration). */
+    int masked = timeout > 0 ? PyObject_IsTrue(L->poll_mask) : 0;
+    if (masked <= 0)
+        return masked < 0 ? -1 : poll_backend(L, timeout, r);
+    sigset_t block, previous;
+    sigemptyset(&block);
+    PyObject *it = PyObject_GetIter(L->poll_mask);
+    if (it == NULL)
+        return -1;
+    PyObject *item;
+    while ((item = PyIter_Next(it)) != NULL) {
+        long signum = PyLong_AsLong(item);
+        Py_DECREF(item);
+        if (signum == -1 && PyErr_Occurred())
+            break;
+        if (signum <= 0 || signum >= NSIG || sigaddset(&block, (int)signum) < 0) {
+            PyErr_Format(PyExc_ValueError, "bad signal number %ld in the poll mask", signum);
+            break;
+        }
+    }
+    Py_DECREF(it);
+    if (PyErr_Occurred())
+        return -1;
+    int err = pthread_sigmask(SIG_BLOCK, &block, &previous);
+    if (err) {
+        errno = err;
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    int rc = poll_backend(L, timeout, r);
+    if (rc == 0 && L->masked_fd >= 0 && fd_reported(L->masked_fd, r)) {
+        PyObject *reader = PyObject_GetAttr((PyObject *)L, str_read_while_masked);
+        PyObject *res = reader == NULL ? NULL : PyObject_CallNoArgs(reader);
+        Py_XDECREF(reader);
+        if (res == NULL) {
+            rc = -1;
+            ready_release(r);
+        } else {
+            Py_DECREF(res);
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    return rc;
+}
+
+/* L._kill_fd(fd) */
+static int
+kill_fd(LoopObject *L, long fd)
+{
+    PyObject *fdobj = PyLong_FromLong(fd);
+    if (fdobj == NULL)
+        return -1;
+    PyObject *r = PyObject_CallMethodOneArg((PyObject *)L, str_kill_fd, fdobj);
+    Py_DECREF(fdobj);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+static int
+queue_io(LoopObject *L, PyObject *w, long got)
+{
+    long bits = ((IoObject *)w)->events & got;
+    if (!bits)
+        return 0;
+    PyObject *b = PyLong_FromLong(bits); /* 1..3: cached small ints */
+    int rc = b == NULL ? -1 : queue_event(L, (WatcherObject *)w, b);
+    Py_XDECREF(b);
+    return rc;
+}
+
+/* The Io watchers of a ready fd get the bits they watch; a hook (the
+   loop's own fds) runs at once; an fd reported broken is killed. No call
+   into Python happens while a slot is read, except the two that end it. */
+static int
+dispatch_fd(LoopObject *L, long fd, long got)
+{
+    if (!PyObject_TypeCheck(L->fdtable, &FdTableBase_Type)) {
+        PyErr_SetString(PyExc_SystemError, "Loop._fdtable is not an FdTable");
+        return -1;
+    }
+    FdSlot *slot = fdtable_find((FdTableObject *)L->fdtable, fd);
+    if (slot == NULL) {
+        if (!PyDict_Check(L->hooks))
+            return 0;
+        PyObject *fdobj = PyLong_FromLong(fd);
+        if (fdobj == NULL)
+            return -1;
+        PyObject *hook = PyDict_GetItemWithError(L->hooks, fdobj);
+        Py_DECREF(fdobj);
+        if (hook == NULL)
+            return PyErr_Occurred() ? -1 : 0;
+        Py_INCREF(hook);
+        PyObject *r = PyObject_CallNoArgs(hook);
+        Py_DECREF(hook);
+        if (r == NULL)
+            return -1;
+        Py_DECREF(r);
+        return 0;
+    }
+    if (got & EV_ERROR)
+        return kill_fd(L, fd);
+    PyObject *watchers = slot->watchers;
+    if (watchers == NULL)
+        return 0;
+    if (!PyTuple_Check(watchers))
+        return queue_io(L, watchers, got);
+    Py_INCREF(watchers);
+    int rc = 0;
+    for (Py_ssize_t j = 0; rc == 0 && j < PyTuple_GET_SIZE(watchers); j++)
+        rc = queue_io(L, PyTuple_GET_ITEM(watchers, j), got);
+    Py_DECREF(watchers);
+    return rc;
+}
+
+/* Every fd the poll reported, in its order. */
+static int
+dispatch(LoopObject *L, const Ready *r)
+{
+    if (r->list == NULL) {
+        for (int i = 0; i < r->npairs; i++) {
+            if (dispatch_fd(L, r->pairs[2 * i], r->pairs[2 * i + 1]) < 0)
+                return -1;
+        }
+        return 0;
+    }
+    PyObject *ready = Py_NewRef(r->list);
+    int rc = 0;
+    for (Py_ssize_t i = 0; rc == 0 && i + 1 < PyList_GET_SIZE(ready); i += 2) {
+        long fd = PyLong_AsLong(PyList_GET_ITEM(ready, i));
+        long got = PyLong_AsLong(PyList_GET_ITEM(ready, i + 1));
+        rc = PyErr_Occurred() ? -1 : dispatch_fd(L, fd, got);
+    }
+    Py_DECREF(ready);
+    return rc;
+}
+
+/* -- the phases, in ev_run's order ---------------------------------------- */
+
+/* A fork found is noted as the user would note it: Loop.fork(). */
+static int
+check_for_fork(LoopObject *L)
+{
+    if (L->forkcheck && (long)getpid() != L->pid)
+        return call_method0((PyObject *)L, str_fork);
+    return 0;
+}
+
+static int
+call_fork_watchers(LoopObject *L)
+{
+    if (!L->fork_unseen)
+        return 0;
+    L->fork_unseen = 0; /* once per fork, even if a callback raises */
+    if (!nonempty_list(L->forks))
+        return 0;
+    return queue_all(L, L->forks, obj_fork) < 0 ? -1 : invoke_pending(L);
+}
+
+static int
+call_prepare_watchers(LoopObject *L)
+{
+    if (!nonempty_list(L->prepares))
+        return 0;
+    return queue_all(L, L->prepares, obj_prepare) < 0 ? -1 : invoke_pending(L);
+}
+
+static int
+recreate_kernel_state(LoopObject *L)
+{
+    return L->postfork ? call_method0((PyObject *)L, str_rebuild_after_fork) : 0;
+}
+
+/* Loop._flush_fd_changes: FdTable.flush, and _kill_fd for each fd the
+   backend refused. */
+static int
+update_kernel_state(LoopObject *L)
+{
+    if (PyObject_TypeCheck(L->fdtable, &FdTableBase_Type) && ((FdTableObject *)L->fdtable)->nchanges)
+        return call_method0((PyObject *)L, str_flush_fd_changes);
+    return 0;
+}
+
+/* *timeout: 0 unless the poll may block (no idle watcher, not RUN_NOWAIT,
+   some active watcher), else the time to the next deadline, at most
+   MAX_BLOCKTIME. */
+static int
+update_time_and_timeout(LoopObject *L, int flags, double *timeout)
+{
+    *timeout = 0.0;
+    int may_block = !(flags & RUN_NOWAIT || L->idle_count || !L->activecnt);
+    /* Before a poll that may block, Python's signal handlers, for a signal
+       whose byte in the signal pipe a hook drained after the last look:
+       from here on, a signal finds its byte in the pipe when the poll
+       starts (signals.py: hold_interrupts), so the poll never sleeps on
+       it. */
+    if (may_block && PyErr_CheckSignals() < 0)
+        return -1;
+    if (update_time(L) < 0)
+        return -1;
+    if (may_block && L->idle_count == 0 && L->activecnt) { /* a handler may have changed them */
+        *timeout = poll_timeout(L);
+        if (*timeout < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* *r: what the poll reported, to be released by the caller. */
+static int
+block_for_events(LoopObject *L, double timeout, Ready *r)
+{
+    r->list = NULL;
+    r->pairs = NULL;
+    r->npairs = 0;
+    /* From here a Wakeup.notify writes its eventfd; one that came before
+       left `armed` set, and then the poll must not block (wakeup.py). */
+    L->polling = 1;
+    if (timeout > 0 && L->wakeup != Py_None) {
+        int armed = wakeup_armed(L);
+        if (armed < 0) {
+            L->polling = 0;
+            return -1;
+        }
+        if (armed)
+            timeout = 0.0;
+    }
+    L->iteration++;
+    int rc = poll_masked(L, timeout, r);
+    L->polling = 0;
+    return rc;
+}
+
+/* Hooks run at once, user watchers are queued. The time is updated
+   before (libev: after), so the hooks see it. */
+static int
+queue_fd_events(LoopObject *L, const Ready *r)
+{
+    /* Python signal handlers run here, as they would after the call in
+       Python code: a wake-up they arm is then taken in this iteration. */
+    int rc = PyErr_CheckSignals() < 0 || update_time(L) < 0 ? -1 : 0;
+    L->last_poll = L->mn_now;
+    return rc < 0 ? -1 : dispatch(L, r);
+}
+
+/* The wake-up (wakeup.py) stands for libev's pipe watcher, whose event is
+   queued with the fd events: armed without a write (before the poll, or by
+   a signal handler that ran after it), or written after the poll returned,
+   it is taken now. */
+static int
+take_wakeup(LoopObject *L)
+{
+    if (L->wakeup == Py_None)
+        return 0;
+    int armed = wakeup_armed(L);
+    if (armed <= 0)
+        return armed;
+    PyObject *wakeup = Py_NewRef(L->wakeup);
+    int rc = call_method0(wakeup, str_take);
+    Py_DECREF(wakeup);
+    return rc;
+}
+
+/* Earliest deadline first to be invoked; repeating timers are re-armed at
+   deadline + repeat (or now if that is already past), one-shot ones leave
+   the heap and stop being active. */
+static int
+queue_expired_timers(LoopObject *L)
+{
+    TimerHeapObject *h = loop_timers(L);
+    if (h == NULL)
+        return -1;
+    if (!(h->len && h->nodes[0].at < L->mn_now))
+        return 0;
+    PyObject *expired = PyList_New(0); /* may collect: h is read again after */
+    if (expired == NULL)
+        return -1;
+    h = loop_timers(L);
+    if (h == NULL) {
+        Py_DECREF(expired);
+        return -1;
+    }
+    double now = L->mn_now;
+    while (h->len && h->nodes[0].at < now) {
+        TimerObject *w = h->nodes[0].w;
+        int rc;
+        if (w->hindex != 0) {
+            PyErr_SetString(PyExc_SystemError, "timer heap node and timer disagree (T2)");
+            goto fail;
+        }
+        if (w->repeat) {
+            double next = h->nodes[0].at + w->repeat;
+            theap_rearm(h, w, next > now ? next : now);
+            rc = PyList_Append(expired, (PyObject *)w);
+        } else {
+            /* listed before it leaves the heap: an allocation failure
+               here loses no timer */
+            rc = PyList_Append(expired, (PyObject *)w);
+            if (rc == 0) {
+                Py_DECREF(theap_remove_at(h, 0)); /* the heap's reference */
+                w->base.active = 0;
+                if (w->base.keepalive)
+                    L->activecnt--;
+            }
+        }
+        if (rc < 0)
+            goto fail;
+    }
+    /* invocation pops from the end: queue the earliest last */
+    for (Py_ssize_t i = PyList_GET_SIZE(expired) - 1; i >= 0; i--) {
+        if (queue_event(L, (WatcherObject *)PyList_GET_ITEM(expired, i), obj_timer) < 0)
+            goto fail;
+    }
+    Py_DECREF(expired);
+    return 0;
+fail:
+    Py_DECREF(expired);
+    return -1;
+}
+
+/* Loop._queue_expired_periodics, if the top of the periodic heap is due
+   (rescheduling a periodic calls Python anyway). */
+static int
+queue_expired_periodics(LoopObject *L)
+{
+    PeriodicHeapObject *h = loop_periodics(L);
+    if (h == NULL)
+        return -1;
+    int due = pheap_due(h, L->rt_now);
+    if (due <= 0)
+        return due;
+    return call_method0((PyObject *)L, str_queue_expired_periodics);
+}
+
+/* Lock-out: idle watchers of priority P are queued only when nothing is
+   pending at priority >= P; one level per iteration, highest first. */
+static int
+queue_idle_watchers(LoopObject *L)
+{
+    if (!L->idle_count)
+        return 0;
+    if (!PyList_Check(L->idles) || PyList_GET_SIZE(L->idles) != NUMPRI) {
+        PyErr_SetString(PyExc_SystemError, "Loop._idles is not a list of NUMPRI lists");
+        return -1;
+    }
+    for (int level = NUMPRI - 1; level >= 0; level--) {
+        PyObject *q = pending_level(L, level);
+        if (q == NULL)
+            return -1;
+        if (PyList_GET_SIZE(q))
+            return 0;
+        PyObject *idles = PyList_GET_ITEM(L->idles, level);
+        if (PyList_Check(idles) && PyList_GET_SIZE(idles))
+            return queue_all(L, idles, obj_idle);
+    }
+    return 0;
+}
+
+static int
+queue_check_watchers(LoopObject *L)
+{
+    return nonempty_list(L->checks) ? queue_all(L, L->checks, obj_check) : 0;
+}
+
+/* -- one iteration, and run()'s loop ------------------------------------- */
+
+static int
+iterate(LoopObject *L, int flags)
+{
+    if (check_for_fork(L) < 0 || call_fork_watchers(L) < 0 || call_prepare_watchers(L) < 0)
+        return -1;
+    if (L->brk || L->closed) /* a break or close from those callbacks: no poll */
+        return 0;
+    if (recreate_kernel_state(L) < 0 || update_kernel_state(L) < 0)
+        return -1;
+    double timeout;
+    if (update_time_and_timeout(L, flags, &timeout) < 0)
+        return -1;
+    /* Python code ran since the break check (fd changes, signal handlers,
+       the clock): it may have closed the loop, whose backend is then gone. */
+    if (L->closed)
+        return 0;
+    Ready ready;
+    int rc = block_for_events(L, timeout, &ready);
+    if (rc == 0)
+        rc = queue_fd_events(L, &ready);
+    ready_release(&ready);
+    if (rc < 0 || take_wakeup(L) < 0)
+        return -1;
+    if (queue_expired_timers(L) < 0 || queue_expired_periodics(L) < 0 || queue_idle_watchers(L) < 0 ||
+        queue_check_watchers(L) < 0)
+        return -1;
+    return invoke_pending(L);
+}
+
+/* run()'s body: pending callbacks first, then iterate until a break, no
+   active watcher, a single iteration (flags) or a closed loop. */
+PyObject *
+loopbase_run_iterations(LoopObject *self, PyObject *arg)
+{
+    long flags = PyLong_AsLong(arg);
+    if (flags == -1 && PyErr_Occurred())
+        return NULL;
+    if (flags < 0 || flags > 3)
+        return PyErr_Format(PyExc_ValueError, "unknown run flags %ld", flags);
+    if (invoke_pending(self) < 0)
+        return NULL;
+    for (;;) {
+        if (iterate(self, (int)flags) < 0)
+            return NULL;
+        if (self->brk || !self->activecnt || flags || self->closed)
+            break;
+    }
+    Py_RETURN_NONE;
+}
+
+PyObject *
+loopbase_update_time(LoopObject *self, PyObject *unused)
+{
+    if (update_time(self) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
