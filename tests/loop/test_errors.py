@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import pytest
 
@@ -236,3 +236,47 @@ def test_exception_from_a_once_callback_propagates_and_it_does_not_fire_again(
         loop.run()
     assert loop.run() is False
     assert calls == [ev.TIMER]
+
+
+@pytest.mark.parametrize("kind", [Boom, KeyboardInterrupt], ids=["exception", "keyboardinterrupt"])
+def test_timers_expired_with_a_raising_one_stay_pending_and_fire_in_order_at_the_next_run(
+    loop: ev.Loop, kind: type[BaseException]
+) -> None:
+    fired: list[int] = []
+
+    def cb(w: ev.Timer, revents: int) -> None:
+        fired.append(cast(int, w.data))
+        if w.data == 1:
+            raise kind
+
+    timers = [ev.Timer(-5.0 + k, cb, data=k).start(loop) for k in range(5)]
+    with pytest.raises(kind):
+        loop.run()
+    assert fired == [0, 1]
+    assert loop.depth == 0
+    assert loop.pending_count == 3
+    assert [t.is_pending for t in timers] == [False, False, True, True, True]
+    loop.verify()
+    assert loop.run() is False
+    assert fired == [0, 1, 2, 3, 4]
+    assert loop.pending_count == 0
+    loop.verify()
+
+
+def test_exception_from_invoke_pending_leaves_expired_timers_pending(loop: ev.Loop) -> None:
+    fired: list[int] = []
+
+    def cb(w: ev.Timer, revents: int) -> None:
+        fired.append(cast(int, w.data))
+        if w.data == 0:
+            raise Boom
+
+    for k in range(3):
+        ev.Timer(-3.0 + k, cb, data=k).start(loop)
+    with pytest.raises(Boom):
+        loop.run(ev.RUN_NOWAIT)
+    assert fired == [0]
+    loop.invoke_pending()
+    assert fired == [0, 1, 2]
+    assert loop.pending_count == 0
+    assert loop.run(ev.RUN_NOWAIT) is False

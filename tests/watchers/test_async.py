@@ -233,3 +233,27 @@ def test_async_sent_is_read_only() -> None:
     a = ev.Async(noop)
     with pytest.raises(AttributeError):
         a.sent = True  # type: ignore[misc]
+
+
+def test_async_wakes_the_loop_when_its_eventfd_reuses_a_just_stopped_io_fd(loop: ev.Loop) -> None:
+    # The Io's stale slot (stopped, not yet flushed) must not unregister the
+    # wake-up eventfd that was given the same fd number meanwhile.
+    r, w = os.pipe()
+    io = ev.Io(r, ev.READ, lambda w_, e: None).start(loop)
+    loop.run(ev.RUN_NOWAIT)
+    io.stop()
+    os.close(r)
+    os.close(w)
+    got: list[str] = []
+    sender = ev.Async(lambda w_, e: got.append("async")).start(loop)
+    fallback = ev.Timer(30.0, lambda w_, e: got.append("timeout")).start(loop)
+    try:
+        for _ in range(2):
+            got.clear()
+            # sent once the loop is blocked in its poll: only the eventfd can wake it
+            threading.Timer(0.05, sender.send).start()
+            loop.run(ev.RUN_ONCE)
+            assert got == ["async"]
+    finally:
+        fallback.stop()
+        sender.stop()

@@ -242,6 +242,16 @@ def test_feeding_twice_ors_the_bits_into_one_call(loop: ev.Loop, make: Make) -> 
     assert calls == [(w, ev.CUSTOM | ev.READ)]
 
 
+def test_revents_fed_as_int_flags_reach_the_callback_merged_as_a_plain_int(loop: ev.Loop) -> None:
+    seen: list[object] = []
+    chk = ev.Check(lambda w_, revents: seen.append(revents))
+    chk.feed(ev.Events.READ, loop)
+    chk.feed(ev.Events.WRITE, loop)
+    loop.invoke_pending()
+    assert seen == [ev.READ | ev.WRITE]
+    assert type(seen[0]) is int
+
+
 def test_fed_inactive_watcher_is_invoked_once_and_stays_inactive(loop: ev.Loop, make: Make) -> None:
     calls, cb = _recorder()
     w = make(cb)

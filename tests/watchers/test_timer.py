@@ -317,6 +317,45 @@ def test_repeat_given_to_a_one_shot_timer_makes_it_repeat(loop: ev.Loop, watchdo
     assert fired == [ev.TIMER] * 3
 
 
+def test_repeating_timer_with_a_tiny_interval_keeps_firing_until_stopped(
+    loop: ev.Loop, watchdog: ev.Timer
+) -> None:
+    calls: list[int] = []
+    remaining: list[float] = []
+
+    def cb(w: ev.Timer, revents: int) -> None:
+        assert w.is_active and not w.is_pending
+        calls.append(revents)
+        remaining.append(w.remaining)
+        if len(calls) == 30:
+            w.stop()
+
+    t = ev.Timer(0.001, cb, repeat=0.001).start(loop)
+    assert loop.run() is False
+    assert calls == [ev.TIMER] * 30
+    assert not t.is_active
+    # Re-armed before the callback: at most one interval ahead, never behind.
+    assert all(0.0 <= r <= 0.001 + 1e-9 for r in remaining), remaining
+
+
+def test_remaining_is_at_most_after_when_started_and_after_whenever_inactive(loop: ev.Loop) -> None:
+    inside: list[float] = []
+    t = ev.Timer(0.25, lambda w, revents: inside.append(w.remaining))
+    assert t.remaining == 0.25
+    t.start(loop)
+    # Computed as deadline - now, so equal to after up to the rounding of now.
+    assert 0.0 < t.remaining <= 0.25 + 1e-9
+    t.stop()
+    assert t.remaining == 0.25
+    t.set(-1.0)
+    assert t.remaining == -1.0
+    t.start(loop)
+    assert -1.0 - 1e-9 <= t.remaining <= -1.0 + 1e-9
+    loop.run(ev.RUN_NOWAIT)
+    assert inside == [-1.0]  # an expired one-shot timer is inactive in its callback
+    assert t.remaining == -1.0
+
+
 # -- attributes ------------------------------------------------------------------------
 
 
