@@ -1,9 +1,11 @@
 """The event loop: lifecycle, run/break_, time, references, feeding, verify.
 
-One iteration of ``run`` is the list of phases in ``iterate`` (in
-pyev/_c/iterate.c), in libev's order: fork, prepare, (break check), rebuild
-after fork, flush fd changes, poll, timers, periodics, idle, check, invoke
-by priority.
+One iteration of ``run`` is ``iterate`` in pyev/_c/iterate.c, a list of
+phase calls set beside libev's outline of ``ev_run``; the phase list lives
+there only. The rare phases call back into this class (``fork``,
+``_flush_fd_changes``, ``_poll_timeout``, ...: the abstract methods of
+``LoopBase`` in pyev/_core.pyi). docs/internals.md draws the layers and
+follows one event through them.
 
 The pending queue is one list per priority level. A watcher is pending iff
 its ``_revents`` is not None, and then it is listed exactly once, in the list
@@ -27,8 +29,8 @@ Invariants (checked by ``verify``):
   L3. Every list-kept watcher (idle, prepare, check, fork, cleanup, async)
       is active on this loop and sits at its own ``_index``.
   L4. ``_idle_count`` is the number of active idle watchers.
-  plus the timer heap (T1-T3, pyev/_c/heap.c), periodic heap (H1-H4) and
-  fd table (F1-F4) invariants.
+  plus the timer heap (T1-T3, pyev/_c/heap.c), periodic heap (H1-H4,
+  pyev/_periodicheap.py) and fd table (F1-F4, pyev/_fdtable.py) invariants.
 """
 
 from __future__ import annotations
