@@ -212,7 +212,7 @@ def test_ten_thousand_timers_with_a_random_half_stopped_fire_in_deadline_then_ar
     loop.verify()
 
 
-def test_timer_heap_stays_ordered_when_resume_shifts_near_equal_deadlines(loop: ev.Loop) -> None:
+def test_timers_stay_ordered_when_resume_shifts_near_equal_deadlines(loop: ev.Loop) -> None:
     # resume() adds the suspended time to every deadline; rounding can make
     # two deadlines 1 ulp apart equal, and the heap must then still be a heap.
     loop._mn_now = 0.0  # so that the two deadlines below are 1 ulp apart
