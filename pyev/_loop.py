@@ -501,6 +501,11 @@ class Loop(LoopBase):
         if self._hooks.pop(fd, None) is not None and not self._kernel_state_inherited():
             self._backend.modify(fd, READ, 0, False)
 
+    def _forget_hook(self, fd: int) -> None:
+        """Drop ``fd``'s hook but leave the kernel set alone: it may be a
+        forked parent's too, or the backend is about to close with it."""
+        self._hooks.pop(fd, None)
+
     def _kernel_state_inherited(self) -> bool:
         """True in a forked child whose loop is not yet rebuilt."""
         if self._forkcheck and not self._postfork and os.getpid() != self._pid:

@@ -227,7 +227,7 @@ class ChildSource:
         # only close this process' copies of the pidfds. (Unregistering them
         # one by one could change a kernel set shared with a forked parent.)
         for fd in self.pidfds.values():
-            loop._hooks.pop(fd, None)
+            loop._forget_hook(fd)
             os.close(fd)
         self.pidfds.clear()
         self._unsubscribe()

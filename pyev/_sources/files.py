@@ -264,7 +264,7 @@ class FileSource:
         ``inotify_rm_watch`` on it) and forget its watches. Its hook is only
         forgotten too: the backend's kernel set may be the parent's as well."""
         if self.ifd >= 0 and self.ifd_pid != os.getpid():
-            self.loop._hooks.pop(self.ifd, None)
+            self.loop._forget_hook(self.ifd)
             os.close(self.ifd)
             self.ifd = -1
             self.users.clear()
@@ -288,7 +288,7 @@ class FileSource:
         # Closing the fd drops its watches with it: no inotify_rm_watch, which
         # on an inotify fd inherited across a fork would remove the parent's.
         if self.ifd >= 0:
-            loop._hooks.pop(self.ifd, None)
+            loop._forget_hook(self.ifd)
             os.close(self.ifd)
             self.ifd = -1
         self.users.clear()

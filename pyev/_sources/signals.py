@@ -154,7 +154,7 @@ def attach_pipe(loop: Loop) -> None:
         _pipe_users.add(loop)
         for old, hook in list(loop._hooks.items()):
             if isinstance(hook, _PipeHook) and old != fd:
-                del loop._hooks[old]
+                loop._forget_hook(old)
         if not isinstance(loop._hooks.get(fd), _PipeHook):
             loop._add_hook(fd, _PipeHook(loop, fd))
 
@@ -451,7 +451,7 @@ class SignalSource:
         its mask here would change the parent's. Let go of it (a new one is
         made when needed)."""
         if self.sfd >= 0 and self.sfd_pid != os.getpid():
-            self.loop._hooks.pop(self.sfd, None)
+            self.loop._forget_hook(self.sfd)
             os.close(self.sfd)
             self.sfd = -1
             self.loop._masked_fd = -1
