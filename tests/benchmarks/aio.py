@@ -37,7 +37,6 @@ import random
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -49,7 +48,7 @@ ROOT = HERE.parents[1]
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from common import noop, perf_counter  # noqa: E402
+from common import noop, perf_counter, run_settings  # noqa: E402
 from fds import BACKLOG, EchoRun  # noqa: E402
 
 LOOPS = ("asyncio", "uvloop", "pyev.aio")
@@ -713,17 +712,7 @@ def main(argv: list[str]) -> int:
         "--default-malloc", action="store_true", help="no fixed glibc malloc thresholds (see MALLOC_TUNABLES)"
     )
     args = parser.parse_args(argv)
-    mode = "quick" if args.quick else "full"
-    repeat = args.repeat or (1 if args.quick else 5)
-    if repeat < 1:
-        parser.error("--repeat must be >= 1")
-    if args.out:
-        out = Path(args.out)
-    elif args.quick:
-        out = Path(tempfile.gettempdir()) / "pyev-benchmarks-quick" / "benchmarks"
-    else:
-        out = ROOT / "docs" / "benchmarks"
-    out.parent.mkdir(parents=True, exist_ok=True)
+    mode, repeat, out = run_settings(parser, args, ROOT)
     rows = select_rows(args.only)
 
     started = time.time()

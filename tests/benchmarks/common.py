@@ -3,11 +3,14 @@ registry of implementations, and how each library's loop is made."""
 
 from __future__ import annotations
 
+import argparse
 import resource
 import socket
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 perf_counter = time.perf_counter
@@ -177,3 +180,20 @@ def idle_socketpairs(wanted: int) -> tuple[list[socket.socket], int]:
 
 def noop(*args: object) -> None:
     pass
+
+
+def run_settings(parser: argparse.ArgumentParser, args: argparse.Namespace, root: Path) -> tuple[str, int, Path]:
+    """The size mode, repetitions and report path (made ready) that the
+    runners' shared options (--quick, --repeat, --out) ask for."""
+    mode = "quick" if args.quick else "full"
+    repeat = args.repeat or (1 if args.quick else 5)
+    if repeat < 1:
+        parser.error("--repeat must be >= 1")
+    if args.out:
+        out = Path(args.out)
+    elif args.quick:
+        out = Path(tempfile.gettempdir()) / "pyev-benchmarks-quick" / "benchmarks"
+    else:
+        out = root / "docs" / "benchmarks"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return mode, repeat, out

@@ -29,7 +29,6 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -525,17 +524,7 @@ def main(argv: list[str]) -> int:
         "--aio", action="store_true", help="then run aio.py (asyncio on pyev) into the same report"
     )
     args = parser.parse_args(argv)
-    mode = "quick" if args.quick else "full"
-    repeat = args.repeat or (1 if args.quick else 5)
-    if repeat < 1:
-        parser.error("--repeat must be >= 1")
-    if args.out:
-        out = Path(args.out)
-    elif args.quick:
-        out = Path(tempfile.gettempdir()) / "pyev-benchmarks-quick" / "benchmarks"
-    else:
-        out = ROOT / "docs" / "benchmarks"
-    out.parent.mkdir(parents=True, exist_ok=True)
+    mode, repeat, out = common.run_settings(parser, args, ROOT)
     names = select_workloads(args.only)
 
     started, load_start = time.time(), os.getloadavg()
