@@ -56,3 +56,20 @@ install_copy() {
 build_warnings() {
     grep -E -A4 '\.(c|h):[0-9]+:([0-9]+:)? (warning|error):' "$1/build.log" || true
 }
+
+# parse_versions ARGS...: the tools' shared command line, "[3.N ...] [-- REST]"
+# and -h/--help (the script's header comment). Sets VERSIONS (Python
+# versions, empty if none given) and REST (what followed --).
+parse_versions() {
+    VERSIONS=()
+    REST=()
+    while [ $# -gt 0 ]; do
+        case $1 in
+            --) shift; REST=("$@"); break ;;
+            -h|--help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+            3.*) VERSIONS+=("$1") ;;
+            *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+        esac
+        shift
+    done
+}

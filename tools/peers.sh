@@ -16,17 +16,8 @@
 set -uo pipefail
 source "$(dirname "$0")/_lib.sh"
 
-VERSIONS=()
-EXTRA=()
-while [ $# -gt 0 ]; do
-    case $1 in
-        --) shift; EXTRA=("$@"); break ;;
-        -h|--help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        3.*) VERSIONS+=("$1") ;;
-        *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
-    esac
-    shift
-done
+parse_versions "$@"
+EXTRA=("${REST[@]}")
 [ ${#VERSIONS[@]} -gt 0 ] || VERSIONS=(3.11 3.13)
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/pyev-peers.XXXXXX")

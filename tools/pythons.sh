@@ -16,17 +16,9 @@
 set -uo pipefail
 source "$(dirname "$0")/_lib.sh"
 
-VERSIONS=()
+parse_versions "$@"
 PYTEST_ARGS=(-q)
-while [ $# -gt 0 ]; do
-    case $1 in
-        --) shift; PYTEST_ARGS=("$@"); break ;;
-        -h|--help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        3.*) VERSIONS+=("$1") ;;
-        *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
-    esac
-    shift
-done
+[ ${#REST[@]} -eq 0 ] || PYTEST_ARGS=("${REST[@]}")
 [ ${#VERSIONS[@]} -gt 0 ] || VERSIONS=(3.11 3.12 3.13)
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/pyev-pythons.XXXXXX")
