@@ -4,7 +4,7 @@
 # The seam: every name the C code looks up in Python is declared here, as an
 # abstract method of the base class whose Python subclass implements it, or
 # as a member of a Protocol for the other objects C calls (backends, the
-# epoll waiter's owner, the wake-up, periodic heap entries).
+# epoll waiter's owner, the wake-up).
 # tests/loop/test_core_seam.py reads the C sources and checks that each name
 # is declared here and resolves on every implementer.
 from abc import abstractmethod
@@ -23,7 +23,12 @@ class WatcherBase:
     _active: bool
     _keepalive: bool
 
-class TimerBase(WatcherBase):
+class DeadlineBase(WatcherBase):
+    _at: float  # settable only while out of a heap
+    @property
+    def _hindex(self) -> int: ...
+
+class TimerBase(DeadlineBase):
     _after: float
     _repeat: float
     # Called by C: start() on an unusual path (no loop given, active, pending
@@ -34,20 +39,23 @@ class TimerBase(WatcherBase):
     @staticmethod
     @abstractmethod
     def _checked_args(after: object, callback: object, repeat: object, priority: object, /) -> tuple[float, float, int]: ...
-    @property
-    def _at(self) -> float: ...
-    @property
-    def _hindex(self) -> int: ...
     # start() and stop() are declared on pyev.Timer
+
+class PeriodicBase(DeadlineBase):
+    # Called by C once the periodic's time has passed, the watcher already
+    # out of its heap: arm it at its next time, or stop it; True to queue
+    # its event.
+    @abstractmethod
+    def _fired(self, loop: Loop, /) -> bool: ...
 
 class IoBase(WatcherBase):
     _fd: int
     _events: int
 
-class TimerHeap:
+class DeadlineHeap:
     def __len__(self) -> int: ...
-    def arm(self, timer: TimerBase, deadline: float, /) -> None: ...
-    def disarm(self, timer: TimerBase, /) -> None: ...
+    def arm(self, watcher: DeadlineBase, deadline: float, /) -> None: ...
+    def disarm(self, watcher: DeadlineBase, /) -> None: ...
     def next_deadline(self) -> float | None: ...
     def live(self) -> list[Any]: ...
     def shift(self, delta: float, /) -> None: ...
@@ -59,22 +67,6 @@ class ListedBase(WatcherBase):
 class AsyncBase(ListedBase):
     _sent: bool
     # send() is declared on pyev.Async
-
-class PeriodicEntry(Protocol):
-    """What C reads of a watcher in a HeapBase: its live heap entry."""
-
-    _entry: tuple[float, int, Any] | None
-
-class HeapBase:
-    heap: list[tuple[float, int, Any]]
-    dead: int
-    _seq: int
-    # Called by C once dead entries are over half the heap.
-    @abstractmethod
-    def _sweep(self) -> None: ...
-    def push(self, deadline: float, watcher: Any, /) -> tuple[float, int, Any]: ...
-    def forget(self) -> None: ...
-    def next_deadline(self) -> float | None: ...
 
 class FdTableBase:
     def __init__(self, backend: BackendImpl, /) -> None: ...
@@ -111,8 +103,8 @@ class LoopBase:
     _prepares: list[Any]
     _checks: list[Any]
     _forks: list[Any]
-    _timers: TimerHeap
-    _periodics: HeapBase
+    _timers: DeadlineHeap
+    _periodics: DeadlineHeap
     _fdtable: FdTableBase
     _hooks: dict[int, Any]
     _backend: BackendImpl
@@ -155,7 +147,3 @@ class LoopBase:
     def _read_wall_clock(self, mn: float, /) -> None: ...
     @abstractmethod
     def _kill_fd(self, fd: int, /) -> None: ...
-    @abstractmethod
-    def _poll_timeout(self) -> float: ...
-    @abstractmethod
-    def _queue_expired_periodics(self) -> None: ...

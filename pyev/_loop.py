@@ -3,7 +3,7 @@
 One iteration of ``run`` is ``iterate`` in pyev/_c/iterate.c, a list of
 phase calls set beside libev's outline of ``ev_run``; the phase list lives
 there only. The rare phases call back into this class (``fork``,
-``_flush_fd_changes``, ``_poll_timeout``, ...: the abstract methods of
+``_flush_fd_changes``, ``_read_wall_clock``, ...: the abstract methods of
 ``LoopBase`` in pyev/_core.pyi). docs/internals.md draws the layers and
 follows one event through them.
 
@@ -29,8 +29,9 @@ Invariants (checked by ``verify``):
   L3. Every list-kept watcher (idle, prepare, check, fork, cleanup, async)
       is active on this loop and sits at its own ``_index``.
   L4. ``_idle_count`` is the number of active idle watchers.
-  plus the timer heap (T1-T3, pyev/_c/heap.c), periodic heap (H1-H4,
-  pyev/_periodicheap.py) and fd table (F1-F4, pyev/_fdtable.py) invariants.
+  plus the invariants of the deadline heaps (D1-D3, pyev/_c/heap.c: one
+  for Timers, one for Periodics) and of the fd table (F1-F4,
+  pyev/_fdtable.py).
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ import signal as _signal
 import threading
 import time as _time
 from collections.abc import Callable, Sequence
-from heapq import heappop
 from typing import TYPE_CHECKING, Any, Final
 
 from . import _backends
@@ -53,15 +53,13 @@ from ._constants import (
     CLEANUP,
     ERROR,
     NUMPRI,
-    PERIODIC,
     READ,
     RUN_NOWAIT,
     Backend,
     Error,
 )
-from ._core import ListedBase, LoopBase, TimerHeap
+from ._core import DeadlineHeap, ListedBase, LoopBase
 from ._fdtable import FdTable
-from ._periodicheap import PeriodicHeap
 from ._sources import Source, signals
 from ._sources.children import ChildSource
 from ._sources.embeds import EmbedSource
@@ -132,7 +130,6 @@ class Loop(LoopBase):
     )
     # LoopBase's fields, with the Python classes that fill them.
     _fdtable: FdTable
-    _periodics: PeriodicHeap
 
     def __init__(
         self,
@@ -158,8 +155,8 @@ class Loop(LoopBase):
             self._set_c_waiter(waiter)
         self._hooks: dict[int, Hook] = {}
         self._pending: list[list[Watcher]] = [[] for _ in range(NUMPRI)]
-        self._timers = TimerHeap()
-        self._periodics = PeriodicHeap()
+        self._timers = DeadlineHeap()  # monotonic deadlines
+        self._periodics = DeadlineHeap()  # wall-clock deadlines
         self._idles: list[list[Watcher]] = [[] for _ in range(NUMPRI)]
         self._idle_count = 0
         self._prepares: list[Watcher] = []
@@ -268,7 +265,7 @@ class Loop(LoopBase):
         offset = rt - mn
         jumped = abs(offset - self._rt_offset) >= MIN_TIMEJUMP
         self._rt_offset = offset
-        if jumped and self._periodics.heap:
+        if jumped and self._periodics:
             self._reschedule_periodics()
 
     def suspend(self) -> None:
@@ -287,9 +284,8 @@ class Loop(LoopBase):
         self._reschedule_periodics()
 
     def _reschedule_periodics(self) -> None:
-        heap = self._periodics
-        for w in heap.live():
-            w._reschedule_entry(self)
+        for w in self._periodics.live():
+            w._reschedule_time(self)
 
     # -- references ------------------------------------------------------
 
@@ -356,59 +352,6 @@ class Loop(LoopBase):
         for w in self._fdtable.watchers(fd):
             w.stop()
             self._queue(w, ERROR | w._events)
-
-    def _poll_timeout(self) -> float:
-        """How long a blocking poll may wait: until the next timer or
-        periodic, at most MAX_BLOCKTIME, 0 while anything is pending."""
-        if any(self._pending):
-            return 0.0
-        timeout = MAX_BLOCKTIME
-        if self._timers:
-            deadline = self._timers.next_deadline()
-            if deadline is not None and deadline - self._mn_now < timeout:
-                timeout = deadline - self._mn_now
-        if self._periodics.heap:
-            deadline = self._periodics.next_deadline()
-            if deadline is not None and deadline - self._rt_now < timeout:
-                timeout = deadline - self._rt_now
-        if timeout < self._timeout_collect:
-            timeout = self._timeout_collect
-        if self._io_collect:
-            nap = self._io_collect - (self._mn_now - self._last_poll)
-            if nap > timeout - 0.001:
-                nap = timeout - 0.001
-            if nap > 0:
-                _time.sleep(nap)
-                timeout -= nap
-        return timeout if timeout > 0 else 0.0
-
-    def _queue_expired_periodics(self) -> None:
-        heap = self._periodics.heap
-        now = self._rt_now
-        if not heap or heap[0][0] >= now:
-            return
-        periodics = self._periodics
-        expired = []
-        failure: BaseException | None = None
-        while heap and heap[0][0] < now:
-            entry = heappop(heap)
-            w = entry[2]
-            if w._entry is not entry:
-                periodics.dead -= 1
-                continue
-            w._entry = None
-            try:
-                w._fired(self)
-            except BaseException as exc:  # noqa: BLE001 - re-raised below
-                # A failing reschedule stops its watcher; the others fire.
-                if failure is None:
-                    failure = exc
-                continue
-            expired.append(w)
-        expired.reverse()
-        self._queue_all(expired, PERIODIC)
-        if failure is not None:
-            raise failure
 
     # -- control ---------------------------------------------------------
 
@@ -671,7 +614,7 @@ class Loop(LoopBase):
                 assert id(w) not in seen, f"{w!r} is queued twice (L2)"
                 seen.add(id(w))
         self._timers.verify()
-        self._periodics.verify("periodic")
+        self._periodics.verify()
         self._fdtable.verify(self)
         idle_count = 0
         for level, idles in enumerate(self._idles):

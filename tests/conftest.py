@@ -72,7 +72,7 @@ def rec() -> Recorder:
 #
 # With PYEV_GC_STRESS=N every test runs with gc.set_threshold(1), so a
 # collection starts whenever two container objects were allocated since the
-# last one, also in the middle of the C core's work (growing the fd table or the timer heap,
+# last one, also in the middle of the C core's work (growing the fd table or a deadline heap,
 # queueing, invoking). On every Nth collection a gc callback does what a
 # finalizer may legitimately do at that moment: it starts and stops an Io (on
 # a reserved fd picked to make the fd table grow, in its dense array and in its

@@ -7,27 +7,26 @@
  * They define the base types whose fields the Python classes (Watcher,
  * Timer, Io, Async, Loop, ...) share *by name*, so Python code keeps
  * reading and writing `w._revents`, `loop._activecnt`, ... while C reads
- * the struct directly; the deadline heaps and the fd table; and the
- * iteration itself. The rare phases (fork, periodics, clock jumps, killing
- * a broken fd) stay Python methods that the iteration calls. The files, in
- * the order of the layers:
+ * the struct directly; the deadline heap and the fd table; and the
+ * iteration itself. The rare steps (fork, a periodic's next time, clock
+ * jumps, killing a broken fd) stay Python methods that the iteration calls.
+ * The files, in the order of the layers:
  *
  *   core.h      the structs and constants, and what the files share
  *   watchers.c  WatcherBase and its subtypes; Timer's constructor, start
  *               and stop, and Async.send (the hot watcher operations)
  *   pending.c   the pending queue: queueing an event, taking one back,
  *               invoking by priority
- *   heap.c      the deadline heaps: TimerHeap (timers, a C array) and
- *               HeapBase (periodics, a heapq list)
+ *   heap.c      the deadline heap, one type for a loop's Timers and for
+ *               its Periodics
  *   fdtable.c   fd -> Io watchers, and the interest changes flushed to the
  *               backend
  *   loop.c      LoopBase: the loop's fields and methods
  *   iterate.c   one iteration, as a list of libev's phases, and run()'s loop
  *   module.c    the names looked up in Python, cached objects, PyInit__core
  *
- * The invariants are stated in _loop.py (L1-L4), _periodicheap.py (H1-H4),
- * _fdtable.py (F1-F4) and heap.c (T1-T3, the timer heap's); these files
- * keep them all.
+ * The invariants are stated in _loop.py (L1-L4), _fdtable.py (F1-F4) and
+ * heap.c (D1-D3, the deadline heap's); these files keep them all.
  *
  * Conventions: "pending" means `revents` is an int (not None); a watcher is
  * then listed once in `loop._pending[pidx]`. Any call into Python may
@@ -56,6 +55,7 @@
 
 #define NUMPRI 5 /* priorities MINPRI (-2) .. MAXPRI (2) */
 #define EV_TIMER 0x100L
+#define EV_PERIODIC 0x200L
 #define EV_IDLE 0x2000L
 #define EV_PREPARE 0x4000L
 #define EV_CHECK 0x8000L
@@ -80,12 +80,17 @@ typedef struct {
 
 #define IS_PENDING(w) ((w)->revents != Py_None && (w)->revents != NULL)
 
+/* A watcher with a deadline, kept in a DeadlineHeap: Timer, Periodic. */
 typedef struct {
     WatcherObject base;
-    double after;      /* _after */
-    double repeat;     /* _repeat */
-    double at;         /* _at: the deadline, while armed */
-    Py_ssize_t hindex; /* _hindex: its place in the loop's TimerHeap, -1 if none */
+    double at;         /* _at: the deadline (while armed, the heap's to set) */
+    Py_ssize_t hindex; /* _hindex: its place in its loop's heap, -1 if none */
+} DeadlineObject;
+
+typedef struct {
+    DeadlineObject deadline;
+    double after;  /* _after */
+    double repeat; /* _repeat */
 } TimerObject;
 
 typedef struct {
@@ -104,78 +109,38 @@ typedef struct {
     char sent; /* _sent: send() since the loop last looked */
 } AsyncObject;
 
-extern PyTypeObject WatcherBase_Type, TimerBase_Type, IoBase_Type, ListedBase_Type, AsyncBase_Type;
+extern PyTypeObject WatcherBase_Type, DeadlineBase_Type, TimerBase_Type, PeriodicBase_Type, IoBase_Type,
+    ListedBase_Type, AsyncBase_Type;
 
-/* -- the deadline heaps (heap.c) ------------------------------------------ */
+/* -- the deadline heap (heap.c) ------------------------------------------- */
 
 typedef struct {
     double at;
     long long seq;
-    TimerObject *w;
-} TimerNode;
+    DeadlineObject *w;
+} HeapNode;
 
-/* The armed timers: a binary heap in a C array (invariants T1-T3 in heap.c). */
+/* Armed watchers: a binary heap in a C array (invariants D1-D3 in heap.c). */
 typedef struct {
     PyObject_HEAD
-    TimerNode *nodes;
+    HeapNode *nodes;
     Py_ssize_t len, cap;
     long long seq;
-} TimerHeapObject;
+} DeadlineHeapObject;
 
-/* The periodic heap: (deadline, sequence, watcher) tuples in a list ordered
-   by heapq, with lazy deletion (_periodicheap.py, H1-H4). */
-typedef struct {
-    PyObject_HEAD
-    PyObject *heap;  /* list */
-    Py_ssize_t dead; /* entries whose watcher no longer points at them */
-    long long seq;   /* _seq: last sequence number handed out */
-} PeriodicHeapObject;
+extern PyTypeObject DeadlineHeap_Type;
 
-extern PyTypeObject TimerHeap_Type, HeapBase_Type;
+int heap_push(DeadlineHeapObject *h, DeadlineObject *w, double at);
+DeadlineObject *heap_remove_at(DeadlineHeapObject *h, Py_ssize_t i);
+void heap_rearm(DeadlineHeapObject *h, DeadlineObject *w, double at);
+int heap_holds(DeadlineHeapObject *h, PyObject *w);
 
-int theap_push(TimerHeapObject *h, TimerObject *w, double at);
-TimerObject *theap_remove_at(TimerHeapObject *h, Py_ssize_t i);
-void theap_rearm(TimerHeapObject *h, TimerObject *w, double at);
-int theap_holds(TimerHeapObject *h, PyObject *w);
-int pheap_next_deadline(PeriodicHeapObject *h, double *deadline);
-
-/* The periodic heap's top entry, checked to be a (deadline, seq, watcher)
-   tuple (borrowed), or NULL with an error. */
-static inline PyObject *
-pheap_top(PyObject *heap)
-{
-    PyObject *top = PyList_GET_ITEM(heap, 0);
-    if (!PyTuple_Check(top) || PyTuple_GET_SIZE(top) != 3) {
-        PyErr_SetString(PyExc_TypeError, "heap entries must be (deadline, sequence, watcher) tuples");
-        return NULL;
-    }
-    return top;
-}
-
-/* 1 if the top entry (live or not) is due before `now`, 0 if not or if
-   the heap is empty, -1 on error: the iteration calls Python's
-   _queue_expired_periodics only then. Inline: the iteration asks every
-   time (idle benchmark). */
-static inline int
-pheap_due(PeriodicHeapObject *h, double now)
-{
-    if (!PyList_Check(h->heap) || !PyList_GET_SIZE(h->heap))
-        return 0;
-    PyObject *top = pheap_top(h->heap);
-    if (top == NULL)
-        return -1;
-    double at = PyFloat_AsDouble(PyTuple_GET_ITEM(top, 0));
-    if (at == -1.0 && PyErr_Occurred())
-        return -1;
-    return at < now;
-}
-
-/* Take w out of the heap (it must be held: see theap_holds); returns the
+/* Take w out of the heap (it must be held: see heap_holds); returns the
    heap's reference to it, which the caller owns. */
-static inline TimerObject *
-theap_remove(TimerHeapObject *h, TimerObject *w)
+static inline DeadlineObject *
+heap_remove(DeadlineHeapObject *h, DeadlineObject *w)
 {
-    return theap_remove_at(h, w->hindex);
+    return heap_remove_at(h, w->hindex);
 }
 
 /* -- the fd table (fdtable.c) --------------------------------------------- */
@@ -244,8 +209,8 @@ typedef struct {
     PyObject *prepares;   /* _prepares */
     PyObject *checks;     /* _checks */
     PyObject *forks;      /* _forks */
-    PyObject *timers;     /* _timers: a TimerHeap */
-    PyObject *periodics;  /* _periodics: a HeapBase */
+    PyObject *timers;     /* _timers: a DeadlineHeap, monotonic deadlines */
+    PyObject *periodics;  /* _periodics: a DeadlineHeap, wall-clock deadlines */
     PyObject *fdtable;    /* _fdtable: an FdTableBase */
     PyObject *hooks;      /* _hooks: fd -> callable */
     PyObject *backend;    /* _backend */
@@ -270,26 +235,28 @@ typedef struct {
 
 extern PyTypeObject LoopBase_Type;
 
-/* The loop's TimerHeap, checked (borrowed), or NULL with an error. */
-static inline TimerHeapObject *
-loop_timers(LoopObject *L)
+/* One of the loop's deadline heaps, checked (borrowed), or NULL with an
+   error. */
+static inline DeadlineHeapObject *
+checked_heap(PyObject *heap, const char *field)
 {
-    if (!PyObject_TypeCheck(L->timers, &TimerHeap_Type)) {
-        PyErr_SetString(PyExc_SystemError, "Loop._timers is not a TimerHeap");
+    if (!PyObject_TypeCheck(heap, &DeadlineHeap_Type)) {
+        PyErr_Format(PyExc_SystemError, "Loop.%s is not a DeadlineHeap", field);
         return NULL;
     }
-    return (TimerHeapObject *)L->timers;
+    return (DeadlineHeapObject *)heap;
 }
 
-/* The loop's periodic heap, checked (borrowed), or NULL with an error. */
-static inline PeriodicHeapObject *
+static inline DeadlineHeapObject *
+loop_timers(LoopObject *L)
+{
+    return checked_heap(L->timers, "_timers");
+}
+
+static inline DeadlineHeapObject *
 loop_periodics(LoopObject *L)
 {
-    if (!PyObject_TypeCheck(L->periodics, &HeapBase_Type)) {
-        PyErr_SetString(PyExc_SystemError, "Loop._periodics is not a HeapBase");
-        return NULL;
-    }
-    return (PeriodicHeapObject *)L->periodics;
+    return checked_heap(L->periodics, "_periodics");
 }
 
 /* The pending list of priority index pidx, checked (borrowed). Inline: the
@@ -330,14 +297,13 @@ PyObject *loopbase_update_time(LoopObject *self, PyObject *unused);
 
 /* on the loop (pyev._loop.Loop) */
 extern PyObject *str_fork, *str_rebuild_after_fork, *str_flush_fd_changes, *str_read_wall_clock,
-    *str_read_while_masked, *str_kill_fd, *str_queue_expired_periodics, *str_poll_timeout;
-/* on the backend, the wake-up (pyev._sources.wakeup.Wakeup), watchers, the periodic heap */
+    *str_read_while_masked, *str_kill_fd;
+/* on the backend, the wake-up (pyev._sources.wakeup.Wakeup), watchers */
 extern PyObject *str_poll, *str_armed, *str_take, *str_notify, *str_start_general, *str_checked_args,
-    *str_entry, *str_sweep;
-extern PyObject *heappush_fn, *heappop_fn;
+    *str_fired;
 /* revents objects for the phases, built once (idle benchmark: no int
    allocation per queued watcher). */
-extern PyObject *obj_timer, *obj_idle, *obj_prepare, *obj_check, *obj_fork;
+extern PyObject *obj_timer, *obj_periodic, *obj_idle, *obj_prepare, *obj_check, *obj_fork;
 
 static inline int
 call_method0(PyObject *obj, PyObject *name)

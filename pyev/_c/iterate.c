@@ -29,11 +29,12 @@
  * run() (loopbase_run_iterations) calls it until a break, no active
  * watcher, a single iteration when flags ask for one, or a closed loop: the
  * last step of the outline. The rare steps call Python methods of the loop
- * (_loop.py): fork, _rebuild_after_fork, _flush_fd_changes, _poll_timeout
- * (with the io_collect nap), _read_wall_clock (time jumps), _kill_fd,
- * _read_while_masked, _queue_expired_periodics.
+ * (_loop.py): fork, _rebuild_after_fork, _flush_fd_changes,
+ * _read_wall_clock (time jumps), _kill_fd, _read_while_masked; and an
+ * expired Periodic's _fired, which computes its next time.
  */
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
@@ -88,38 +89,63 @@ wakeup_armed(LoopObject *L)
     return is_armed;
 }
 
-/* How long a blocking poll may wait (_loop.Loop._poll_timeout, whose
-   io_collect nap stays in Python). -1.0 on error. */
+/* Sleep for `seconds` with the GIL released: the io_collect nap. A signal
+   runs its Python handler, which may raise, as in time.sleep. */
+static int
+nap(double seconds)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    double whole = floor(seconds);
+    until.tv_sec += (time_t)whole;
+    until.tv_nsec += (long)((seconds - whole) * 1e9);
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    for (;;) {
+        int rc;
+        Py_BEGIN_ALLOW_THREADS
+        rc = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL);
+        Py_END_ALLOW_THREADS
+        if (rc != EINTR)
+            return 0;
+        if (PyErr_CheckSignals() < 0)
+            return -1;
+    }
+}
+
+/* How long a blocking poll may wait: until the next timer or periodic, at
+   most MAX_BLOCKTIME and at least timeout_collect, 0 while anything is
+   pending; less the io_collect nap, taken here (libev's ev_run). -1.0 on
+   error. */
 static double
 poll_timeout(LoopObject *L)
 {
-    if (L->io_collect) {
-        PyObject *r = PyObject_CallMethodNoArgs((PyObject *)L, str_poll_timeout);
-        if (r == NULL)
-            return -1.0;
-        double t = PyFloat_AsDouble(r);
-        Py_DECREF(r);
-        if (t == -1.0 && PyErr_Occurred())
-            return -1.0;
-        return t > 0 ? t : 0.0;
-    }
     int pending = any_pending(L);
     if (pending)
         return pending < 0 ? -1.0 : 0.0;
-    double timeout = MAX_BLOCKTIME, deadline;
-    TimerHeapObject *timers = loop_timers(L);
-    PeriodicHeapObject *periodics = timers == NULL ? NULL : loop_periodics(L);
+    double timeout = MAX_BLOCKTIME;
+    DeadlineHeapObject *timers = loop_timers(L);
+    DeadlineHeapObject *periodics = timers == NULL ? NULL : loop_periodics(L);
     if (periodics == NULL)
         return -1.0;
     if (timers->len && timers->nodes[0].at - L->mn_now < timeout)
         timeout = timers->nodes[0].at - L->mn_now;
-    int found = pheap_next_deadline(periodics, &deadline);
-    if (found < 0)
-        return -1.0;
-    if (found && deadline - L->rt_now < timeout)
-        timeout = deadline - L->rt_now;
+    if (periodics->len && periodics->nodes[0].at - L->rt_now < timeout)
+        timeout = periodics->nodes[0].at - L->rt_now;
     if (timeout < L->timeout_collect)
         timeout = L->timeout_collect;
+    if (L->io_collect) {
+        double sleep = L->io_collect - (L->mn_now - L->last_poll);
+        if (sleep > timeout - 0.001)
+            sleep = timeout - 0.001;
+        if (sleep > 0) {
+            if (nap(sleep) < 0)
+                return -1.0;
+            timeout -= sleep;
+        }
+    }
     return timeout > 0 ? timeout : 0.0;
 }
 
@@ -483,7 +509,7 @@ take_wakeup(LoopObject *L)
 static int
 queue_expired_timers(LoopObject *L)
 {
-    TimerHeapObject *h = loop_timers(L);
+    DeadlineHeapObject *h = loop_timers(L);
     if (h == NULL)
         return -1;
     if (!(h->len && h->nodes[0].at < L->mn_now))
@@ -498,24 +524,25 @@ queue_expired_timers(LoopObject *L)
     }
     double now = L->mn_now;
     while (h->len && h->nodes[0].at < now) {
-        TimerObject *w = h->nodes[0].w;
+        DeadlineObject *d = h->nodes[0].w;
         int rc;
-        if (w->hindex != 0) {
-            PyErr_SetString(PyExc_SystemError, "timer heap node and timer disagree (T2)");
+        if (d->hindex != 0 || !PyObject_TypeCheck(d, &TimerBase_Type)) {
+            PyErr_SetString(PyExc_SystemError, "the timer heap's top is no Timer at its place (D2)");
             goto fail;
         }
+        TimerObject *w = (TimerObject *)d;
         if (w->repeat) {
             double next = h->nodes[0].at + w->repeat;
-            theap_rearm(h, w, next > now ? next : now);
+            heap_rearm(h, d, next > now ? next : now);
             rc = PyList_Append(expired, (PyObject *)w);
         } else {
             /* listed before it leaves the heap: an allocation failure
                here loses no timer */
             rc = PyList_Append(expired, (PyObject *)w);
             if (rc == 0) {
-                Py_DECREF(theap_remove_at(h, 0)); /* the heap's reference */
-                w->base.active = 0;
-                if (w->base.keepalive)
+                Py_DECREF(heap_remove_at(h, 0)); /* the heap's reference */
+                d->base.active = 0;
+                if (d->base.keepalive)
                     L->activecnt--;
             }
         }
@@ -534,18 +561,91 @@ fail:
     return -1;
 }
 
-/* Loop._queue_expired_periodics, if the top of the periodic heap is due
-   (rescheduling a periodic calls Python anyway). */
+/* The exception being raised, taken (a new reference, NULL if none). */
+static PyObject *
+take_exception(void)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return PyErr_GetRaisedException();
+#else
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    if (type == NULL)
+        return NULL;
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb != NULL && value != NULL)
+        PyException_SetTraceback(value, tb);
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    return value;
+#endif
+}
+
+/* Raise exc (a reference the call steals) again. */
+static void
+raise_again(PyObject *exc)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(exc);
+#else
+    PyErr_Restore(Py_NewRef((PyObject *)Py_TYPE(exc)), exc, PyException_GetTraceback(exc));
+#endif
+}
+
+/* Earliest first, each expired Periodic leaves the heap and its _fired
+   (Python: its next time may come from the user's reschedule) arms it
+   again or stops it, and says whether to queue it (not if the reschedule
+   stopped it); then those are queued. One whose _fired raises is stopped
+   and not queued; the others still are, and the first exception
+   propagates after. */
 static int
 queue_expired_periodics(LoopObject *L)
 {
-    PeriodicHeapObject *h = loop_periodics(L);
+    DeadlineHeapObject *h = loop_periodics(L);
     if (h == NULL)
         return -1;
-    int due = pheap_due(h, L->rt_now);
-    if (due <= 0)
-        return due;
-    return call_method0((PyObject *)L, str_queue_expired_periodics);
+    if (!(h->len && h->nodes[0].at < L->rt_now))
+        return 0;
+    PyObject *expired = PyList_New(0);
+    if (expired == NULL)
+        return -1;
+    PyObject *failure = NULL;
+    double now = L->rt_now;
+    /* _fired runs Python code: the heap is looked up again each time */
+    while ((h = loop_periodics(L)) != NULL && h->len && h->nodes[0].at < now) {
+        DeadlineObject *w = heap_remove_at(h, 0); /* the heap's reference, now ours */
+        PyObject *r = PyObject_CallMethodOneArg((PyObject *)w, str_fired, (PyObject *)L);
+        int queue = r == NULL ? -1 : PyObject_IsTrue(r);
+        Py_XDECREF(r);
+        int ok = queue >= 0;
+        if (queue > 0)
+            ok = PyList_Append(expired, (PyObject *)w) == 0;
+        if (!ok) {
+            if (w->base.active && w->hindex < 0) { /* stopped, as _fired would have (D3) */
+                w->base.active = 0;
+                if (w->base.keepalive)
+                    L->activecnt--;
+            }
+            PyObject *exc = take_exception();
+            if (failure == NULL)
+                failure = exc;
+            else
+                Py_XDECREF(exc);
+        }
+        Py_DECREF(w);
+    }
+    int rc = h == NULL ? -1 : 0;
+    /* invocation pops from the end: queue the earliest last */
+    for (Py_ssize_t i = PyList_GET_SIZE(expired) - 1; rc == 0 && i >= 0; i--)
+        rc = queue_event(L, (WatcherObject *)PyList_GET_ITEM(expired, i), obj_periodic);
+    Py_DECREF(expired);
+    if (failure != NULL) {
+        if (rc < 0)
+            PyErr_Clear(); /* the first failure wins */
+        raise_again(failure);
+        return -1;
+    }
+    return rc;
 }
 
 /* Lock-out: idle watchers of priority P are queued only when nothing is

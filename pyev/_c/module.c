@@ -5,11 +5,9 @@
 #include "core.h"
 
 PyObject *str_fork, *str_rebuild_after_fork, *str_flush_fd_changes, *str_read_wall_clock,
-    *str_read_while_masked, *str_kill_fd, *str_queue_expired_periodics, *str_poll_timeout;
-PyObject *str_poll, *str_armed, *str_take, *str_notify, *str_start_general, *str_checked_args, *str_entry,
-    *str_sweep;
-PyObject *heappush_fn, *heappop_fn;
-PyObject *obj_timer, *obj_idle, *obj_prepare, *obj_check, *obj_fork;
+    *str_read_while_masked, *str_kill_fd;
+PyObject *str_poll, *str_armed, *str_take, *str_notify, *str_start_general, *str_checked_args, *str_fired;
+PyObject *obj_timer, *obj_periodic, *obj_idle, *obj_prepare, *obj_check, *obj_fork;
 
 /* -- object fields -------------------------------------------------------- */
 
@@ -65,32 +63,20 @@ PyInit__core(void)
     if (intern(&str_fork, "fork") < 0 || intern(&str_rebuild_after_fork, "_rebuild_after_fork") < 0 ||
         intern(&str_flush_fd_changes, "_flush_fd_changes") < 0 ||
         intern(&str_read_wall_clock, "_read_wall_clock") < 0 ||
-        intern(&str_read_while_masked, "_read_while_masked") < 0 || intern(&str_kill_fd, "_kill_fd") < 0 ||
-        intern(&str_queue_expired_periodics, "_queue_expired_periodics") < 0 ||
-        intern(&str_poll_timeout, "_poll_timeout") < 0)
+        intern(&str_read_while_masked, "_read_while_masked") < 0 || intern(&str_kill_fd, "_kill_fd") < 0)
         return NULL;
-    /* on the backend, the wake-up, watchers and the periodic heap */
+    /* on the backend, the wake-up and watchers */
     if (intern(&str_poll, "poll") < 0 || intern(&str_armed, "armed") < 0 || intern(&str_take, "take") < 0 ||
         intern(&str_notify, "notify") < 0 || intern(&str_start_general, "_start_general") < 0 ||
-        intern(&str_checked_args, "_checked_args") < 0 || intern(&str_entry, "_entry") < 0 ||
-        intern(&str_sweep, "_sweep") < 0)
+        intern(&str_checked_args, "_checked_args") < 0 || intern(&str_fired, "_fired") < 0)
         return NULL;
-    if (!(obj_timer = PyLong_FromLong(EV_TIMER)) || !(obj_idle = PyLong_FromLong(EV_IDLE)) ||
+    if (!(obj_timer = PyLong_FromLong(EV_TIMER)) || !(obj_periodic = PyLong_FromLong(EV_PERIODIC)) || !(obj_idle = PyLong_FromLong(EV_IDLE)) ||
         !(obj_prepare = PyLong_FromLong(EV_PREPARE)) || !(obj_check = PyLong_FromLong(EV_CHECK)) ||
         !(obj_fork = PyLong_FromLong(EV_FORK)))
         return NULL;
-    PyObject *heapq = PyImport_ImportModule("heapq");
-    if (heapq == NULL)
-        return NULL;
-    heappush_fn = PyObject_GetAttrString(heapq, "heappush");
-    heappop_fn = PyObject_GetAttrString(heapq, "heappop");
-    Py_DECREF(heapq);
-    if (heappush_fn == NULL || heappop_fn == NULL)
-        return NULL;
-
-    PyTypeObject *types[] = {&WatcherBase_Type, &TimerBase_Type, &IoBase_Type, &ListedBase_Type,
-                             &AsyncBase_Type, &TimerHeap_Type, &HeapBase_Type, &FdTableBase_Type,
-                             &LoopBase_Type};
+    PyTypeObject *types[] = {&WatcherBase_Type, &DeadlineBase_Type, &TimerBase_Type, &PeriodicBase_Type,
+                             &IoBase_Type,      &ListedBase_Type,   &AsyncBase_Type, &DeadlineHeap_Type,
+                             &FdTableBase_Type, &LoopBase_Type};
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
         if (PyType_Ready(types[i]) < 0)
             return NULL;

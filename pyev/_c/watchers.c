@@ -94,6 +94,83 @@ PyTypeObject WatcherBase_Type = {
     .tp_getset = watcher_getset,
 };
 
+/* -- DeadlineBase, and PeriodicBase --------------------------------------- */
+
+static PyObject *
+deadline_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    DeadlineObject *self = (DeadlineObject *)watcher_new(type, args, kwds);
+    if (self != NULL)
+        self->hindex = -1;
+    return (PyObject *)self;
+}
+
+static PyObject *
+deadline_get_at(DeadlineObject *self, void *closure)
+{
+    return PyFloat_FromDouble(self->at);
+}
+
+/* Settable while out of a heap (a Periodic sets its first time): in one,
+   the heap alone moves it (D2). */
+static int
+deadline_set_at(DeadlineObject *self, PyObject *value, void *closure)
+{
+    if (value == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "this attribute cannot be deleted");
+        return -1;
+    }
+    double at = PyFloat_AsDouble(value);
+    if (at == -1.0 && PyErr_Occurred())
+        return -1;
+    if (self->hindex >= 0) {
+        PyErr_SetString(PyExc_AttributeError, "_at is the heap's to set while the watcher is armed");
+        return -1;
+    }
+    self->at = at;
+    return 0;
+}
+
+static PyGetSetDef deadline_getset[] = {
+    {"_at", (getter)deadline_get_at, (setter)deadline_set_at, NULL, NULL},
+    {NULL},
+};
+
+static PyMemberDef deadline_members[] = {
+    {"_hindex", T_PYSSIZET, offsetof(DeadlineObject, hindex), READONLY, NULL},
+    {NULL},
+};
+
+PyTypeObject DeadlineBase_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "pyev._core.DeadlineBase",
+    .tp_basicsize = sizeof(DeadlineObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "The fields of a watcher kept in a DeadlineHeap (Timer, Periodic).",
+    .tp_base = &WatcherBase_Type,
+    .tp_new = deadline_new,
+    .tp_traverse = (traverseproc)watcher_traverse,
+    .tp_clear = (inquiry)watcher_clear,
+    .tp_dealloc = (destructor)watcher_dealloc,
+    .tp_members = deadline_members,
+    .tp_getset = deadline_getset,
+};
+
+/* Periodic's base: what C calls on an expired Periodic (_fired) is
+   declared on it, in _core.pyi. */
+PyTypeObject PeriodicBase_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "pyev._core.PeriodicBase",
+    .tp_basicsize = sizeof(DeadlineObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "The fields of a Periodic the C iteration reads.",
+    .tp_base = &DeadlineBase_Type,
+    .tp_new = deadline_new,
+    .tp_traverse = (traverseproc)watcher_traverse,
+    .tp_clear = (inquiry)watcher_clear,
+    .tp_dealloc = (destructor)watcher_dealloc,
+};
+
 /* -- TimerBase: the constructor, start and stop --------------------------- */
 
 static PyObject *error_type;      /* pyev._constants.Error, looked up once */
@@ -116,14 +193,6 @@ raise_error(const char *message)
     return -1;
 }
 
-static PyObject *
-timer_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
-{
-    TimerObject *self = (TimerObject *)watcher_new(type, args, kwds);
-    if (self != NULL)
-        self->hindex = -1;
-    return (PyObject *)self;
-}
 
 /* Timer(after, callback, *, repeat=0.0, priority=0, data=None): the usual
    argument types are checked here, anything else by Timer._checked_args,
@@ -133,7 +202,8 @@ timer_init(TimerObject *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"after", "callback", "repeat", "priority", "data", NULL};
     PyObject *after, *callback, *repeat = NULL, *priority = NULL, *data = Py_None;
-    if (self->base.active || IS_PENDING(&self->base))
+    WatcherObject *w = &self->deadline.base;
+    if (w->active || IS_PENDING(w))
         return raise_error("cannot re-initialise an active or pending watcher; stop it first");
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|$OOO:Timer", kwlist, &after, &callback, &repeat, &priority,
                                      &data))
@@ -164,9 +234,9 @@ timer_init(TimerObject *self, PyObject *args, PyObject *kwds)
     }
     self->after = a;
     self->repeat = r;
-    self->base.pidx = (int)p + 2; /* - MINPRI */
-    Py_XSETREF(self->base.callback, Py_NewRef(callback));
-    Py_XSETREF(self->base.data, Py_NewRef(data));
+    w->pidx = (int)p + 2; /* - MINPRI */
+    Py_XSETREF(w->callback, Py_NewRef(callback));
+    Py_XSETREF(w->data, Py_NewRef(data));
     return 0;
 }
 
@@ -203,7 +273,7 @@ timerbase_start(TimerObject *self, PyObject *const *args, Py_ssize_t nargs, PyOb
         if (loop == NULL)
             return NULL;
     }
-    WatcherObject *w = &self->base;
+    WatcherObject *w = &self->deadline.base;
     if (!PyObject_TypeCheck(loop, &LoopBase_Type) || w->active || ((LoopObject *)loop)->closed ||
         (IS_PENDING(w) && loop != w->loop)) {
         PyObject *r = PyObject_CallMethodOneArg((PyObject *)self, str_start_general, loop);
@@ -216,8 +286,8 @@ timerbase_start(TimerObject *self, PyObject *const *args, Py_ssize_t nargs, PyOb
         PyErr_SetString(PyExc_ValueError, "Timer.after must be finite");
         return NULL;
     }
-    TimerHeapObject *timers = loop_timers(L);
-    if (timers == NULL || theap_push(timers, self, L->mn_now + self->after) < 0) {
+    DeadlineHeapObject *timers = loop_timers(L);
+    if (timers == NULL || heap_push(timers, &self->deadline, L->mn_now + self->after) < 0) {
         Py_XDECREF(owned);
         return NULL;
     }
@@ -232,7 +302,7 @@ timerbase_start(TimerObject *self, PyObject *const *args, Py_ssize_t nargs, PyOb
 static PyObject *
 timerbase_stop(TimerObject *self, PyObject *unused)
 {
-    WatcherObject *w = &self->base;
+    WatcherObject *w = &self->deadline.base;
     if (!IS_PENDING(w) && !w->active)
         Py_RETURN_NONE;
     if (!PyObject_TypeCheck(w->loop, &LoopBase_Type)) {
@@ -249,19 +319,19 @@ timerbase_stop(TimerObject *self, PyObject *unused)
         Py_DECREF(revents);
     }
     if (w->active) {
-        TimerHeapObject *timers = loop_timers(L);
+        DeadlineHeapObject *timers = loop_timers(L);
         if (timers == NULL) {
             Py_DECREF(L);
             return NULL;
         }
-        int held = theap_holds(timers, (PyObject *)self);
+        int held = heap_holds(timers, (PyObject *)self);
         if (held <= 0) {
             if (held == 0)
-                PyErr_SetString(PyExc_SystemError, "active Timer missing from its loop's timer heap (T3)");
+                PyErr_SetString(PyExc_SystemError, "active Timer missing from its loop's timer heap (D3)");
             Py_DECREF(L);
             return NULL;
         }
-        Py_DECREF(theap_remove(timers, self));
+        Py_DECREF(heap_remove(timers, &self->deadline));
         w->active = 0;
         if (w->keepalive)
             L->activecnt--;
@@ -281,8 +351,6 @@ static PyMethodDef timerbase_methods[] = {
 static PyMemberDef timer_members[] = {
     {"_after", T_DOUBLE, offsetof(TimerObject, after), 0, NULL},
     {"_repeat", T_DOUBLE, offsetof(TimerObject, repeat), 0, NULL},
-    {"_at", T_DOUBLE, offsetof(TimerObject, at), READONLY, NULL},
-    {"_hindex", T_PYSSIZET, offsetof(TimerObject, hindex), READONLY, NULL},
     {NULL},
 };
 
@@ -293,8 +361,8 @@ PyTypeObject TimerBase_Type = {
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
     .tp_doc = "TimerBase(after, callback, *, repeat=0.0, priority=0, data=None)\n--\n\n"
               "The fields of a Timer the C hot path reads.",
-    .tp_base = &WatcherBase_Type,
-    .tp_new = timer_new,
+    .tp_base = &DeadlineBase_Type,
+    .tp_new = deadline_new,
     .tp_init = (initproc)timer_init,
     .tp_traverse = (traverseproc)watcher_traverse,
     .tp_clear = (inquiry)watcher_clear,

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from .._constants import Error
+from .._core import PeriodicBase
 from .base import Watcher, check_callback, check_time
 
 if TYPE_CHECKING:
@@ -47,14 +48,16 @@ def next_aligned(offset: float, interval: float, now: float) -> float:
     return at
 
 
-class Periodic(Watcher):
+class Periodic(PeriodicBase, Watcher):
     """Calls back at wall-clock times: once at ``offset`` (``interval`` 0),
     at every ``offset + N * interval``, or whenever ``reschedule(watcher,
     now)`` says. ``offset``, ``interval`` and ``reschedule`` may be set at
     any time and apply at the next scheduling or ``again()``.
     """
 
-    __slots__ = ("_offset", "_interval", "_reschedule", "_at", "_entry")
+    # _at (the next time) and _hindex (its place in the loop's periodic
+    # heap, a DeadlineHeap as for Timers): in the C base.
+    __slots__ = ("_offset", "_interval", "_reschedule")
 
     def __init__(
         self,
@@ -66,13 +69,12 @@ class Periodic(Watcher):
         priority: int = 0,
         data: object = None,
     ) -> None:
-        self._offset = check_time("offset", offset)
-        self._interval = check_time("interval", interval, minimum=0.0)
+        offset = check_time("offset", offset)
+        interval = check_time("interval", interval, minimum=0.0)
         check_callback(reschedule, optional=True)
-        self._reschedule = reschedule
-        self._at = self._offset
-        self._entry: Any = None
         super().__init__(callback, priority, data)
+        self._offset, self._interval, self._reschedule = offset, interval, reschedule
+        self._at = offset
 
     @property
     def offset(self) -> float:
@@ -133,36 +135,47 @@ class Periodic(Watcher):
         return self._offset
 
     def _start(self, loop: Loop) -> None:
-        self._at = self._next_time(loop._rt_now)
-        self._entry = loop._periodics.push(self._at, self)
+        loop._periodics.arm(self, self._next_time(loop._rt_now))
 
     def _stop(self, loop: Loop) -> None:
-        self._entry = None
-        loop._periodics.forget()
+        loop._periodics.disarm(self)
 
-    def _fired(self, loop: Loop) -> None:
-        """Called by the loop with the expired entry already removed."""
+    def _fired(self, loop: Loop) -> bool:
+        """Called by the C iteration once the watcher's time has passed, with
+        the watcher already out of the heap: a one-shot stops, the others are
+        armed at their next time. Returns whether to queue the event: not for
+        a watcher its reschedule callback stopped. If the schedule raises,
+        the watcher is stopped and the error propagates (no event)."""
         if self._reschedule is None and not self._interval:
             self._deactivate(loop)
-        else:
-            self._schedule(loop)
+            return True
+        try:
+            at = self._next_time(loop._rt_now)
+        except BaseException:
+            if self._active and self._hindex < 0:
+                self._deactivate(loop)
+            raise
+        if not self._active:
+            return False  # the reschedule callback stopped it
+        if self._hindex < 0:  # not restarted by the reschedule callback
+            loop._periodics.arm(self, at)
+        return True
 
-    def _reschedule_entry(self, loop: Loop) -> None:
+    def _reschedule_time(self, loop: Loop) -> None:
         """Recompute the schedule after a clock jump or ``Loop.resume``
-        (absolute mode is left alone); a pending event stays pending."""
+        (absolute mode is left alone); a pending event stays pending. If the
+        schedule raises, the watcher stops (still pending if it was) and the
+        error propagates."""
         if self._reschedule is None and not self._interval:
             return
-        self._entry = None
-        loop._periodics.forget()
-        self._schedule(loop)
-
-    def _schedule(self, loop: Loop) -> None:
         try:
-            self._at = self._next_time(loop._rt_now)
+            at = self._next_time(loop._rt_now)
         except BaseException:
-            self._deactivate(loop)  # cannot be scheduled: stopped, error propagates
+            loop._periodics.disarm(self)
+            self._deactivate(loop)
             raise
-        self._entry = loop._periodics.push(self._at, self)
+        if self._active and self._hindex >= 0:
+            loop._periodics.arm(self, at)
 
     def _deactivate(self, loop: Loop) -> None:
         self._active = False

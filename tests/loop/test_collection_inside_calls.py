@@ -4,7 +4,7 @@ the loop's own bookkeeping leave it consistent.
 On Python 3.11 a garbage collection can run inside any allocation of a
 container (a tuple, a list), and with it ``__del__`` methods and
 ``gc.callbacks``. The loop's C code allocates such objects while it updates
-the fd table and the timer heap; a collection there may start an Io on a
+the fd table and the deadline heap; a collection there may start an Io on a
 high fd (growing the fd table) or start and stop timers. On 3.12 and later
 collections run only between bytecodes, and these tests then check the
 same outcome without the collection in the middle.

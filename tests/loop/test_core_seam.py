@@ -13,7 +13,6 @@ each Python class that implements it. mypy then checks the signatures
 from __future__ import annotations
 
 import ast
-import heapq
 import pathlib
 import re
 from collections.abc import Iterator
@@ -23,14 +22,13 @@ import pytest
 import pyev as ev
 from pyev import _backends, _constants, _core, _linux
 from pyev import _loop as loop_module
-from pyev._periodicheap import PeriodicHeap
 from pyev._sources.wakeup import Wakeup
 
 PACKAGE = pathlib.Path(ev.__file__).parent
 C_SOURCES = sorted(p for p in PACKAGE.rglob("*") if p.suffix in (".c", ".h") and not p.name.startswith("_kernel"))
 
 # Names C reads off modules, not off pyev's objects: module -> names.
-MODULE_LOOKUPS = {"pyev._constants": {"Error"}, "pyev._loop": {"default_loop"}, "heapq": {"heappush", "heappop"}}
+MODULE_LOOKUPS = {"pyev._constants": {"Error"}, "pyev._loop": {"default_loop"}}
 
 LOOKUP_PATTERNS = [
     re.compile(r'intern\(&\w+,\s*"(\w+)"\)'),  # interned names, used with GetAttr / CallMethod
@@ -94,12 +92,7 @@ def implementers() -> Iterator[tuple[str, object]]:
         finally:
             loop.close()
     yield "TimerBase", ev.Timer(1.0, lambda w, r: None)
-    periodic = ev.Periodic(0.0, lambda w, r: None, interval=60.0)
-    with ev.Loop() as loop:
-        periodic.start(loop)
-        yield "PeriodicEntry", periodic
-        yield "HeapBase", loop._periodics
-        periodic.stop()
+    yield "PeriodicBase", ev.Periodic(0.0, lambda w, r: None, interval=60.0)
 
 
 def test_the_c_sources_are_found() -> None:
@@ -115,20 +108,20 @@ def test_every_name_c_looks_up_is_declared_in_the_stubs() -> None:
 
 
 def test_every_name_c_reads_off_a_module_exists() -> None:
-    modules = {"pyev._constants": _constants, "pyev._loop": loop_module, "heapq": heapq}
+    modules = {"pyev._constants": _constants, "pyev._loop": loop_module}
     for module, names in MODULE_LOOKUPS.items():
         for name in names:
             assert hasattr(modules[module], name), f"{module}.{name}"
 
 
-@pytest.mark.parametrize("declaring", ["LoopBase", "TimerBase", "HeapBase", "PeriodicEntry", "CWaiterOwner",
-                                       "WakeupHooks", "BackendImpl"])
+@pytest.mark.parametrize("declaring", ["LoopBase", "TimerBase", "PeriodicBase", "CWaiterOwner", "WakeupHooks",
+                                       "BackendImpl"])
 def test_every_declared_member_resolves_on_each_implementer(declaring: str) -> None:
     declared = stub_classes()
     # The Protocols and abstract methods are the seam; a base class' own C
     # members (fields, methods) are C's and need no check.
     abstract = abstract_members(PACKAGE / "_core.pyi")
-    if declaring in ("LoopBase", "TimerBase", "HeapBase"):
+    if declaring in ("LoopBase", "TimerBase", "PeriodicBase"):
         wanted = abstract[declaring] | ({"_read_while_masked"} if declaring == "LoopBase" else set())
     else:
         wanted = declared[declaring]
@@ -143,12 +136,12 @@ def test_every_declared_member_resolves_on_each_implementer(declaring: str) -> N
 
 def test_the_c_base_classes_are_the_stubs_classes() -> None:
     declared = stub_classes()
-    for name in ("WatcherBase", "TimerBase", "IoBase", "ListedBase", "AsyncBase", "TimerHeap", "HeapBase",
-                 "FdTableBase", "LoopBase"):
+    for name in ("WatcherBase", "DeadlineBase", "TimerBase", "PeriodicBase", "IoBase", "ListedBase", "AsyncBase",
+                 "DeadlineHeap", "FdTableBase", "LoopBase"):
         assert name in declared
         assert isinstance(getattr(_core, name), type)
     assert issubclass(ev.Loop, _core.LoopBase)
     assert issubclass(ev.Timer, _core.TimerBase)
-    assert issubclass(PeriodicHeap, _core.HeapBase)
+    assert issubclass(ev.Periodic, _core.PeriodicBase)
     assert isinstance(_backends.BackendImpl, type)
     assert Wakeup.__slots__  # armed is a slot: declared on the instance

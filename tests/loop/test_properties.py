@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 from typing import TYPE_CHECKING
 
@@ -95,3 +96,34 @@ def test_timer_is_not_early_with_an_io_collect_interval(loop: ev.Loop) -> None:
     ev.Timer(0.02, lambda w, revents: fired.append(time.monotonic())).start(loop)
     loop.run()
     assert fired[0] - start >= 0.02
+
+
+class Interrupted(Exception):
+    pass
+
+
+def raise_interrupted(signum: int, frame: object) -> None:
+    raise Interrupted
+
+
+def test_a_signal_handler_that_raises_cuts_the_io_collect_nap_short(loop: ev.Loop) -> None:
+    # The nap before the poll is taken with the GIL released; a signal must
+    # still run its Python handler then, as in time.sleep, and what the
+    # handler raises comes out of run() at once, not after the nap.
+    loop.io_collect_interval = 20.0
+    ev.Timer(30.0, lambda w, revents: None).start(loop)
+    previous = signal.signal(signal.SIGALRM, raise_interrupted)
+    try:
+        start = time.monotonic()
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
+        with pytest.raises(Interrupted):
+            loop.run()
+        assert time.monotonic() - start < 10.0  # the nap alone would be 20 s
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    fired: list[int] = []
+    loop.io_collect_interval = 0.0
+    ev.Timer(0.0, lambda w, revents: fired.append(revents)).start(loop)
+    loop.run(ev.RUN_ONCE)
+    assert fired == [ev.TIMER]  # the loop is usable after

@@ -176,6 +176,49 @@ def test_reschedule_exception_propagates_from_run(loop: ev.Loop, watchdog: ev.Ti
     assert_loop_runs_a_timer(loop)
 
 
+def test_a_reschedule_callback_that_stops_its_watcher_leaves_it_stopped(loop: ev.Loop, watchdog: ev.Timer) -> None:
+    calls: list[int] = []
+    first = True
+
+    def reschedule(w: ev.Periodic, now: float) -> float:
+        nonlocal first
+        if not first:
+            w.stop()  # from inside the scheduling that follows its expiry
+        first = False
+        return now + 0.001
+
+    p = ev.Periodic(0.0, lambda w, r: calls.append(r), reschedule=reschedule).start(loop)
+    ev.Timer(0.05, lambda w, r: loop.break_()).start(loop)
+    loop.run()
+    assert not p.is_active
+    assert calls == []  # stopped before its event was queued: never called
+    loop.verify()  # L1: the active count no longer holds it
+
+
+def test_a_reschedule_callback_that_restarts_its_watcher_keeps_it_armed_once(loop: ev.Loop, watchdog: ev.Timer) -> None:
+    fired: list[int] = []
+    restarted = False
+
+    def reschedule(w: ev.Periodic, now: float) -> float:
+        nonlocal restarted
+        if w.is_active and not restarted and fired:
+            restarted = True
+            w.stop()
+            w.start(loop)  # re-entrant: calls reschedule again, armed at once
+        return now + 0.001
+
+    def callback(w: ev.Periodic, revents: int) -> None:
+        fired.append(revents)
+        if len(fired) == 3:
+            w.stop()
+
+    p = ev.Periodic(0.0, callback, reschedule=reschedule).start(loop)
+    loop.run()
+    assert fired == [ev.PERIODIC] * 3
+    assert restarted and not p.is_active
+    loop.verify()
+
+
 NON_FINITE: list[tuple[object, type[Exception]]] = [
     (math.nan, ValueError),
     (math.inf, ValueError),
