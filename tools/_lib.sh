@@ -28,15 +28,47 @@ find_python() {
     return 1
 }
 
-# copy_tree DEST: the repository's files as they are in the working tree
-# (tracked and untracked, minus what .gitignore excludes: no .venv, no
-# build/, no built .so) copied into DEST.
+# make_work NAME: sets WORK to a fresh directory under $TMPDIR, removed on
+# exit unless KEEP is 1 (--keep), in which case its path is printed.
+make_work() {
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/pyev-$1.XXXXXX")
+    if [ "${KEEP:-0}" = 1 ]; then
+        echo "work directory (kept): $WORK" >&2
+    else
+        trap 'rm -rf "$WORK"' EXIT
+    fi
+}
+
+# copy_tree DEST [PATH ...]: the repository's files (those under PATHs) as
+# they are in the working tree (tracked and untracked, minus what .gitignore
+# excludes: no .venv, no build/, no built .so) copied into DEST.
 copy_tree() {
     local dest=$1
     mkdir -p "$dest"
-    (cd "$ROOT" && git ls-files -z --cached --others --exclude-standard |
+    (cd "$ROOT" && git ls-files -z --cached --others --exclude-standard -- "${@:2}" |
         while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
         tar --null -T - -cf -) | tar -x -C "$dest"
+}
+
+# build_rev REV DIR PYTHON: git revision REV built with PYTHON into the venv
+# DIR/venv by install_copy, with pyev's run dependencies only; its sources in
+# DIR/src (`.`: the working tree, through copy_tree; else through `git
+# archive`). Sets REV_LABEL, the revision's name for output.
+build_rev() {
+    local rev=$1 dir=$2 python=$3 commit t0=$SECONDS
+    if [ "$rev" = . ]; then
+        REV_LABEL="working tree"
+        copy_tree "$dir/src"
+    else
+        commit=$(git -C "$ROOT" rev-parse --verify --short "$rev^{commit}")
+        REV_LABEL=$rev
+        [ "$commit" = "$rev" ] || REV_LABEL="$rev ($commit)"
+        mkdir -p "$dir/src"
+        git -C "$ROOT" archive --format=tar "$commit" | tar -x -C "$dir/src"
+    fi
+    log "$REV_LABEL: build ($python)"
+    install_copy "$dir/src" "$python" "$dir/venv" ""
+    log "$REV_LABEL: built in $((SECONDS - t0)) s"
 }
 
 # install_copy SRC PYTHON VENV [EXTRAS]: make VENV with PYTHON and install

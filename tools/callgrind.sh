@@ -43,12 +43,7 @@ done
 [ ${#REVS[@]} -gt 0 ] || REVS=(.)
 command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 1; }
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/pyev-callgrind.XXXXXX")
-if [ "$KEEP" = 1 ]; then
-    echo "work directory (kept): $WORK" >&2
-else
-    trap 'rm -rf "$WORK"' EXIT
-fi
+make_work callgrind
 PYTHON=$(find_python "$PYVER")
 
 # (workload, small N, large N)
@@ -148,17 +143,8 @@ i=0
 for rev in "${REVS[@]}"; do
     i=$((i + 1))
     dir="$WORK/$i"
-    if [ "$rev" = . ]; then
-        label="working tree"
-        copy_tree "$dir/src"
-    else
-        commit=$(git -C "$ROOT" rev-parse --verify --short "$rev^{commit}")
-        label="$rev ($commit)"
-        mkdir -p "$dir/src"
-        git -C "$ROOT" archive --format=tar "$commit" | tar -x -C "$dir/src"
-    fi
-    log "$label: build ($PYTHON)"
-    install_copy "$dir/src" "$PYTHON" "$dir/venv" ""
+    build_rev "$rev" "$dir" "$PYTHON"
+    label=$REV_LABEL
     row="$label"
     for spec in "${WORKLOADS[@]}"; do
         read -r workload small large <<<"$spec"

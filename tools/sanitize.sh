@@ -64,12 +64,7 @@ if [ ${#PYTEST_ARGS[@]} -eq 0 ]; then
     fi
 fi
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/pyev-sanitize.XXXXXX")
-if [ "$KEEP" = 1 ]; then
-    echo "work directory (kept): $WORK" >&2
-else
-    trap 'rm -rf "$WORK"' EXIT
-fi
+make_work sanitize
 
 PYTHON=$(find_python "$PYVER")
 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -g"

@@ -1,6 +1,7 @@
 """Runs the benchmark suite and writes the report.
 
     python tests/benchmarks/run.py [--quick] [--repeat N] [--only WORKLOAD[,...]] [--out docs/benchmarks] [--aio]
+    python tests/benchmarks/run.py --pyev-python LABEL=PYTHON [--pyev-python LABEL=PYTHON ...] [--quick] ...
 
 Every measurement runs in a fresh process (``workloads.py WORKLOAD LIBRARY``,
 which prints one JSON line). Repetitions are interleaved across libraries
@@ -17,6 +18,14 @@ is given, so a smoke check never overwrites the committed report.
 
 The report's "asyncio on pyev" section is written by ``aio.py`` and kept
 here; ``--aio`` runs ``aio.py`` after the suite, with the same options.
+
+``--pyev-python LABEL=PYTHON``, given once per build, compares builds of pyev
+instead of pyev with its peers (``tools/bench_revs.sh`` builds two git
+revisions and runs this): the pyev workloads run under each build's
+interpreter, repetitions interleaved across builds, and the report (printed,
+and written to ``OUT.md`` only if ``--out`` is given; no chart) gives each
+build's median and min-max, and each later build's ratio to the first,
+oriented so that > 1 means the later build is better.
 """
 
 from __future__ import annotations
@@ -81,7 +90,7 @@ NOTE_FIELDS = (
 @dataclass
 class Series:
     workload: str
-    library: str
+    library: str  # comparing builds (--pyev-python): the build's label
     results: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -94,10 +103,12 @@ class Series:
         return statistics.median(self.values) if self.results else None
 
 
-def measure(workload: str, library: str, mode: str) -> tuple[dict[str, Any] | None, str]:
+def measure(
+    workload: str, library: str, mode: str, python: str = sys.executable
+) -> tuple[dict[str, Any] | None, str]:
     """One fresh-process measurement: (result, "") or (None, what went wrong)."""
     cmd = [
-        sys.executable,
+        python,
         "tests/benchmarks/workloads.py",
         workload,
         library,
@@ -141,16 +152,27 @@ def select_workloads(only: str | None) -> list[str]:
     return chosen
 
 
-def run_all(names: list[str], repeat: int, mode: str) -> dict[tuple[str, str], Series]:
+def contenders(name: str, builds: dict[str, str] | None) -> list[tuple[str, str, str]]:
+    """(series label, library, interpreter) of each series of a workload, in
+    run order: the libraries, or with ``builds`` (label: interpreter) pyev
+    under each build."""
+    if builds:
+        return [(label, "pyev", python) for label, python in builds.items()]
+    return [(lib, lib, sys.executable) for lib in common.libraries_for(name)]
+
+
+def run_all(
+    names: list[str], repeat: int, mode: str, builds: dict[str, str] | None = None
+) -> dict[tuple[str, str], Series]:
     series: dict[tuple[str, str], Series] = {}
     for name in names:
-        libs = common.libraries_for(name)
-        for lib in libs:
+        runs = contenders(name, builds)
+        for lib, _, _ in runs:
             series[name, lib] = Series(name, lib)
         for rep in range(1, repeat + 1):
-            for lib in libs:
+            for lib, library, python in runs:
                 t0 = time.perf_counter()
-                result, error = measure(name, lib, mode)
+                result, error = measure(name, library, mode, python)
                 s = series[name, lib]
                 took = time.perf_counter() - t0
                 if result is None:
@@ -161,6 +183,7 @@ def run_all(names: list[str], repeat: int, mode: str) -> dict[tuple[str, str], S
                         flush=True,
                     )
                 else:
+                    result["rep"] = rep
                     s.results.append(result)
                     print(
                         f"{name:18} {lib:10} rep {rep}: {fmt(result['value'])} "
@@ -196,15 +219,28 @@ def indent(text: str) -> str:
     return "\n".join("    " + line for line in text.splitlines())
 
 
-def ratio(series: dict[tuple[str, str], Series], name: str, peer: str) -> float | None:
-    mine = series.get((name, "pyev"))
-    theirs = series.get((name, peer))
-    if mine is None or theirs is None or mine.median is None or theirs.median is None:
+def advantage(name: str, mine: float | None, theirs: float | None) -> float | None:
+    """How many times better ``mine`` is than ``theirs`` (> 1: mine is better)."""
+    if mine is None or theirs is None or mine <= 0 or theirs <= 0:
         return None
-    if mine.median <= 0 or theirs.median <= 0:
-        return None
-    better_high = common.WORKLOADS[name].higher_is_better
-    return mine.median / theirs.median if better_high else theirs.median / mine.median
+    return mine / theirs if common.WORKLOADS[name].higher_is_better else theirs / mine
+
+
+def ratio(
+    series: dict[tuple[str, str], Series], name: str, peer: str, mine: str = "pyev"
+) -> float | None:
+    """``mine``'s advantage over ``peer`` (> 1: mine is better), of the medians."""
+    a, b = series.get((name, mine)), series.get((name, peer))
+    return advantage(name, a.median if a else None, b.median if b else None)
+
+
+def rep_ratios(
+    series: dict[tuple[str, str], Series], name: str, peer: str, mine: str
+) -> list[float]:
+    """The same per repetition: rep i of both ran side by side (interleaved)."""
+    theirs = {r["rep"]: r["value"] for r in series[name, peer].results}
+    pairs = [advantage(name, r["value"], theirs.get(r["rep"])) for r in series[name, mine].results]
+    return [x for x in pairs if x is not None]
 
 
 @dataclass
@@ -308,7 +344,7 @@ def notes(s: Series) -> str:
     return ", ".join(parts)
 
 
-def busy_note(series: dict[tuple[str, str], Series]) -> list[str]:
+def busy_note(series: dict[tuple[str, str], Series], over: str = "libraries") -> list[str]:
     """A warning when other processes competed for the CPU during the run."""
     loads = [r["loadavg_1m"] for s in series.values() for r in s.results]
     cores = os.cpu_count() or 1
@@ -319,10 +355,47 @@ def busy_note(series: dict[tuple[str, str], Series]) -> list[str]:
             f"**The machine was busy:** the 1-minute load average reached {max(loads):.1f} "
             f"on {cores} cores (this suite adds about 1), so other processes competed for "
             "the CPU. That widens the spreads below; the interleaving spreads the disturbance "
-            "over all libraries, but single ratios can still be off by tens of percent."
+            f"over all {over}, but single ratios can still be off by tens of percent."
         ),
         "",
     ]
+
+
+def failures_and_raw_values(
+    series: dict[tuple[str, str], Series], column: str = "library"
+) -> list[str]:
+    """The report's last sections: each failed process' error, and every value."""
+    lines = []
+    failed = [s for s in series.values() if s.errors]
+    if failed:
+        lines += ["", "## Failures", ""]
+        for s in failed:
+            for err in s.errors:
+                lines += [
+                    f"`{s.workload}` / `{s.library}`:",
+                    "",
+                    "```",
+                    err.strip()[-4000:],
+                    "```",
+                    "",
+                ]
+
+    lines += [
+        "",
+        "## Raw values",
+        "",
+        (
+            "Each value with, in brackets, the machine's 1-minute load average when its "
+            "process started (other work on the machine shows up here)."
+        ),
+        "",
+        f"| workload | {column} | values in run order |",
+        "| --- | --- | --- |",
+    ]
+    for (name, lib), s in series.items():
+        raw = ", ".join(f"{fmt(r['value'])} ({r['loadavg_1m']:.1f})" for r in s.results)
+        lines.append(f"| {name} | {lib} | {raw} |")
+    return lines
 
 
 def write_markdown(
@@ -425,40 +498,104 @@ def write_markdown(
                 f"{'' if r is None else f'{r:.2f}x'} | {notes(s)}{fails} |"
             )
 
-    failed = [s for s in series.values() if s.errors]
-    if failed:
-        lines += ["", "## Failures", ""]
-        for s in failed:
-            for err in s.errors:
-                lines += [
-                    f"`{s.workload}` / `{s.library}`:",
-                    "",
-                    "```",
-                    err.strip()[-4000:],
-                    "```",
-                    "",
-                ]
-
-    lines += [
-        "",
-        "## Raw values",
-        "",
-        (
-            "Each value with, in brackets, the machine's 1-minute load average when its "
-            "process started (other work on the machine shows up here)."
-        ),
-        "",
-        "| workload | library | values in run order |",
-        "| --- | --- | --- |",
-    ]
-    for (name, lib), s in series.items():
-        raw = ", ".join(f"{fmt(r['value'])} ({r['loadavg_1m']:.1f})" for r in s.results)
-        lines.append(f"| {name} | {lib} | {raw} |")
+    lines += failures_and_raw_values(series)
     # The "asyncio on pyev" section is aio.py's: kept from the previous report.
     import aio
 
     kept = aio.section_of(path.read_text()) if path.exists() else ""
     path.write_text("\n".join(lines) + "\n" + (f"\n{kept}\n" if kept else ""))
+
+
+def build_origin(python: str) -> str:
+    """Which Python and which pyev a build's interpreter runs the workloads
+    with (imported as workloads.py imports it: this folder first on sys.path)."""
+    code = (
+        "import platform, importlib.metadata as m, pyev; "
+        "print(platform.python_implementation(), platform.python_version() + ',', "
+        "'pyev', m.version('pyev'), 'from', pyev.__path__[0])"
+    )
+    proc = subprocess.run(
+        [python, "-c", code], cwd=HERE, capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        sys.exit(f"run.py: {python} cannot import pyev:\n{proc.stderr}")
+    return proc.stdout.strip()
+
+
+def builds_markdown(
+    series: dict[tuple[str, str], Series],
+    names: list[str],
+    mode: str,
+    repeat: int,
+    labels: list[str],
+    machine: list[tuple[str, str]],
+) -> str:
+    """The report comparing builds of pyev: each build's median (min-max),
+    and each later build's advantage over the first (``labels[0]``)."""
+    base, later = labels[0], labels[1:]
+
+    def cell(s: Series) -> str:
+        if not s.results:
+            return "failed"
+        if len(s.values) == 1:
+            return fmt(s.median)
+        return f"{fmt(s.median)} ({fmt(min(s.values))}–{fmt(max(s.values))})"
+
+    def ratio_cell(name: str, label: str) -> str:
+        r = ratio(series, name, base, mine=label)
+        if r is None:
+            return "-"
+        per_rep = rep_ratios(series, name, base, label)
+        spread = f" ({min(per_rep):.2f}–{max(per_rep):.2f})" if len(per_rep) > 1 else ""
+        return f"**{r:.2f}x**{spread}"
+
+    lines = [
+        "# pyev builds compared",
+        "",
+        (
+            "The benchmark suite's pyev workloads"
+            + (" with QUICK (small) sizes: not representative" if mode == "quick" else "")
+            + f". Each measurement is a fresh process; {repeat} repetition(s)"
+            + (
+                f", interleaved across builds ({', '.join(f'`{b}`' for b in labels * 2)}, ...)."
+                if repeat > 1
+                else "."
+            )
+        ),
+        "",
+        "| | |",
+        "| --- | --- |",
+        *[f"| {k} | {v} |" for k, v in machine],
+        "",
+        *busy_note(series, over="builds"),
+        (
+            "Each build: median (min–max) over the repetitions. "
+            + " ".join(
+                f"`{label} vs {base}`: how many times better `{label}` is (medians; "
+                f"{label}/{base} for rates, {base}/{label} for latencies and bytes), "
+                "**> 1 means it is better**"
+                for label in later
+            )
+            + (
+                "; in brackets the min–max of the per-repetition ratios (repetition i of "
+                "both ran side by side): a bracket that straddles 1.00 means the difference "
+                "is within this run's noise."
+                if repeat > 1
+                else "."
+            )
+        ),
+        "",
+        "| workload | unit | "
+        + " | ".join([*labels, *(f"{label} vs {base}" for label in later)])
+        + " |",
+        "| --- | --- | " + " | ".join("---:" for _ in labels + later) + " |",
+    ]
+    for name in names:
+        row = [cell(series[name, label]) for label in labels]
+        row += [ratio_cell(name, label) for label in later]
+        lines.append(f"| {name} | {common.WORKLOADS[name].unit} | " + " | ".join(row) + " |")
+    lines += failures_and_raw_values(series, column="build")
+    return "\n".join(lines) + "\n"
 
 
 def write_chart(
@@ -509,6 +646,47 @@ def write_chart(
     plt.close(fig)
 
 
+def compare_builds(
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    names: list[str],
+    mode: str,
+    repeat: int,
+) -> int:
+    """--pyev-python: the pyev workloads under each build, the report printed."""
+    if args.aio:
+        parser.error("--aio does not go with --pyev-python")
+    builds: dict[str, str] = {}
+    for spec in args.pyev_python:
+        label, eq, python = spec.partition("=")
+        if not (label and eq and python) or label in builds:
+            parser.error(f"--pyev-python {spec!r}: want LABEL=PYTHON, a different LABEL each time")
+        builds[label] = python
+    # Asked now, so a build without pyev fails before the run, not after it.
+    origins = [(f"Build `{label}`", build_origin(python)) for label, python in builds.items()]
+    names = [n for n in names if "pyev" in common.IMPLS[n]]
+
+    started, load_start = time.time(), os.getloadavg()
+    series = run_all(names, repeat, mode, builds)
+    finished, load_end = time.time(), os.getloadavg()
+
+    machine = [
+        row
+        for row in machine_rows(started, finished, load_start, load_end)
+        if row[0] not in ("Python", "Libraries")  # the runner's, not the builds'
+    ] + origins
+    report = builds_markdown(series, names, mode, repeat, list(builds), machine)
+    print("\n" + report, end="")
+    if args.out:
+        md = Path(args.out).with_suffix(".md")
+        md.write_text(report)
+        print(f"\nwrote {md}")
+    failures = sum(len(s.errors) for s in series.values())
+    if failures:
+        print(f"{failures} measurement(s) failed: see Failures above")
+    return 1 if failures else 0
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -523,9 +701,20 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--aio", action="store_true", help="then run aio.py (asyncio on pyev) into the same report"
     )
+    parser.add_argument(
+        "--pyev-python",
+        action="append",
+        metavar="LABEL=PYTHON",
+        help=(
+            "compare builds of pyev instead of pyev with its peers: the pyev workloads under "
+            "this interpreter, labelled LABEL; once per build, the first being the baseline"
+        ),
+    )
     args = parser.parse_args(argv)
     mode, repeat, out = common.run_settings(parser, args, ROOT)
     names = select_workloads(args.only)
+    if args.pyev_python:
+        return compare_builds(parser, args, names, mode, repeat)
 
     started, load_start = time.time(), os.getloadavg()
     series = run_all(names, repeat, mode)
