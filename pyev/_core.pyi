@@ -8,7 +8,7 @@
 # tests/loop/test_core_seam.py reads the C sources and checks that each name
 # is declared here and resolves on every implementer.
 from abc import abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from ._backends import BackendImpl
@@ -106,10 +106,9 @@ class LoopBase:
     _timers: DeadlineHeap
     _periodics: DeadlineHeap
     _fdtable: FdTableBase
-    _hooks: dict[int, Any]
+    _hooks: dict[int, Callable[[], None]]
     _backend: BackendImpl
     _wakeup: WakeupHooks | None
-    _poll_mask: frozenset[int]
     _activecnt: int
     _idle_count: int
     _iteration: int
@@ -126,17 +125,18 @@ class LoopBase:
     _forkcheck: bool
     _fork_unseen: bool
     _postfork: bool
-    _masked_fd: int
     @property
     def _polling(self) -> bool: ...
-    def _set_c_waiter(self, waiter: Any, /) -> None: ...
-    def _queue(self, w: Any, revents: int, /) -> None: ...
+    def _set_c_waiter(self, waiter: CWaiterOwner, /) -> None: ...
+    def _queue(self, w: WatcherBase, revents: int, /) -> None: ...
     def _queue_all(self, watchers: list[Any], revents: int, /) -> None: ...
-    def _unpend(self, w: Any, /) -> int: ...
+    def _unpend(self, w: WatcherBase, /) -> int: ...
     def _run_iterations(self, flags: int, /) -> None: ...
     def _update_time(self) -> None: ...
+    # Block signums in the loop's thread while a poll may block; if it
+    # reports fd (their signalfd), call reader before unblocking them.
+    def _mask_signals(self, signums: Iterable[int], fd: int, reader: Callable[[], None] | None, /) -> None: ...
     # -- implemented by pyev.Loop, called by the C iteration ------------
-    _read_while_masked: Callable[[], None]
     @abstractmethod
     def fork(self) -> None: ...
     @abstractmethod

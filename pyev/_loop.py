@@ -86,10 +86,6 @@ _walltime = _time.time
 Hook = Callable[[], None]
 
 
-def _nothing() -> None:
-    pass
-
-
 def _check_interval(name: str, value: object) -> float:
     if not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number, not {type(value).__name__}")
@@ -124,7 +120,6 @@ class Loop(LoopBase):
         "_children",
         "_files",
         "_embeds",
-        "_read_while_masked",
         "_closing",
         "__weakref__",
     )
@@ -190,11 +185,6 @@ class Loop(LoopBase):
         self._children: ChildSource | None = None
         self._files: FileSource | None = None
         self._embeds: EmbedSource | None = None
-        # Signals blocked in the loop thread while it polls (signalfd mode).
-        self._poll_mask: frozenset[int] = frozenset()
-        # Called after such a poll that reported _masked_fd, before the
-        # signals are unblocked again (pyev/_c/iterate.c: poll_masked).
-        self._read_while_masked: Hook = _nothing
         self._closing = False  # inside close(): a nested close() does nothing
         self._closed = False
         if threading.current_thread() is threading.main_thread():

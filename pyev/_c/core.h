@@ -50,6 +50,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
+#include <signal.h>
 
 #include "waiter.h"
 
@@ -215,7 +216,7 @@ typedef struct {
     PyObject *hooks;      /* _hooks: fd -> callable */
     PyObject *backend;    /* _backend */
     PyObject *wakeup;     /* _wakeup */
-    PyObject *poll_mask;  /* _poll_mask */
+    PyObject *masked_reader; /* called when a masked poll reports masked_fd (_mask_signals) */
     Py_ssize_t activecnt; /* _activecnt (L1) */
     Py_ssize_t idle_count;
     long long iteration;
@@ -225,7 +226,11 @@ typedef struct {
     int brk;              /* _break */
     char closed, forkcheck, fork_unseen, postfork;
     char polling;         /* _polling: between the wake-up check and the poll's return */
-    int masked_fd;        /* _masked_fd: the signalfd read while _poll_mask is blocked, or -1 */
+    /* _mask_signals: the signals blocked while a poll may block (if
+       poll_masked), and the signalfd that reads them then, or -1 */
+    sigset_t poll_sigset;
+    char poll_masked;
+    int masked_fd;
     /* The epoll backend's waiter, polled from here while waiter->fast
        (ping-pong benchmark); waiter_owner keeps its memory alive. */
     PyObject *waiter_owner;
@@ -292,12 +297,13 @@ PyObject *loopbase_unpend(LoopObject *self, PyObject *w);
 PyObject *loopbase_invoke_pending(LoopObject *self, PyObject *unused);
 PyObject *loopbase_run_iterations(LoopObject *self, PyObject *arg);
 PyObject *loopbase_update_time(LoopObject *self, PyObject *unused);
+PyObject *loopbase_mask_signals(LoopObject *self, PyObject *const *args, Py_ssize_t nargs);
 
 /* -- the names C looks up in Python, and cached objects (module.c) -------- */
 
 /* on the loop (pyev._loop.Loop) */
 extern PyObject *str_fork, *str_rebuild_after_fork, *str_flush_fd_changes, *str_read_wall_clock,
-    *str_read_while_masked, *str_kill_fd;
+    *str_kill_fd;
 /* on the backend, the wake-up (pyev._sources.wakeup.Wakeup), watchers */
 extern PyObject *str_poll, *str_armed, *str_take, *str_notify, *str_start_general, *str_checked_args,
     *str_fired;

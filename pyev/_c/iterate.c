@@ -30,8 +30,9 @@
  * watcher, a single iteration when flags ask for one, or a closed loop: the
  * last step of the outline. The rare steps call Python methods of the loop
  * (_loop.py): fork, _rebuild_after_fork, _flush_fd_changes,
- * _read_wall_clock (time jumps), _kill_fd, _read_while_masked; and an
- * expired Periodic's _fired, which computes its next time.
+ * _read_wall_clock (time jumps), _kill_fd; the signalfd's reader after a
+ * masked poll (_mask_signals); and an expired Periodic's _fired, which
+ * computes its next time.
  */
 #include <errno.h>
 #include <math.h>
@@ -229,50 +230,77 @@ fd_reported(int fd, const Ready *r)
     return 0;
 }
 
-/* poll_backend with the signals of _poll_mask blocked, so that they queue
-   in the signalfd (_masked_fd) instead of running handlers; if the poll
-   reports that fd, _read_while_masked reads it before they are unblocked
-   (once unblocked, they would go to the handlers instead). See
-   _sources/signals.py for why they are blocked only while polling. */
-static int
-poll_masked(LoopObject *L, double timeout, Ready *r)
+/* _mask_signals(signums, fd, reader): from now on, block signums in the
+   loop's thread while a poll that can block runs, so that they queue in
+   the signalfd fd instead of running handlers; if the poll reports fd,
+   call reader() before they are unblocked. No signums: no masking. The
+   signal source (pyev/_sources/signals.py) is the only caller, and says
+   why the signals are blocked only while polling. */
+PyObject *
+loopbase_mask_signals(LoopObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    /* A poll that cannot block needs no mask: a signal arriving meanwhile
-       takes the handler path, as it does outside the poll (signals
-       benchmark: two system calls less per busy iteration). */
-    int masked = timeout > 0 ? PyObject_IsTrue(L->poll_mask) : 0;
-    if (masked <= 0)
-        return masked < 0 ? -1 : poll_backend(L, timeout, r);
-    sigset_t block, previous;
-    sigemptyset(&block);
-    PyObject *it = PyObject_GetIter(L->poll_mask);
+    if (nargs != 3)
+        return PyErr_Format(PyExc_TypeError, "_mask_signals(signums, fd, reader)");
+    sigset_t set;
+    sigemptyset(&set);
+    char any = 0;
+    PyObject *it = PyObject_GetIter(args[0]);
     if (it == NULL)
-        return -1;
+        return NULL;
     PyObject *item;
     while ((item = PyIter_Next(it)) != NULL) {
         long signum = PyLong_AsLong(item);
         Py_DECREF(item);
         if (signum == -1 && PyErr_Occurred())
             break;
-        if (signum <= 0 || signum >= NSIG || sigaddset(&block, (int)signum) < 0) {
-            PyErr_Format(PyExc_ValueError, "bad signal number %ld in the poll mask", signum);
+        if (signum <= 0 || signum >= NSIG || sigaddset(&set, (int)signum) < 0) {
+            PyErr_Format(PyExc_ValueError, "bad signal number %ld to mask", signum);
             break;
         }
+        any = 1;
     }
     Py_DECREF(it);
     if (PyErr_Occurred())
-        return -1;
-    int err = pthread_sigmask(SIG_BLOCK, &block, &previous);
+        return NULL;
+    long fd = PyLong_AsLong(args[1]);
+    if (fd == -1 && PyErr_Occurred())
+        return NULL;
+    if (fd < -1 || fd > INT_MAX)
+        return PyErr_Format(PyExc_ValueError, "bad signalfd %ld", fd);
+    if (args[2] != Py_None && !PyCallable_Check(args[2]))
+        return PyErr_Format(PyExc_TypeError, "reader must be callable or None");
+    /* set only now, when no more Python code can run */
+    self->poll_sigset = set;
+    self->poll_masked = any;
+    self->masked_fd = (int)fd;
+    Py_XSETREF(self->masked_reader, Py_NewRef(args[2]));
+    Py_RETURN_NONE;
+}
+
+/* poll_backend with the signals of _mask_signals blocked; if the poll
+   reports their signalfd, its reader reads it before they are unblocked
+   (once unblocked, they would go to the handlers instead). */
+static int
+poll_masked(LoopObject *L, double timeout, Ready *r)
+{
+    /* A poll that cannot block needs no mask: a signal arriving meanwhile
+       takes the handler path, as it does outside the poll (signals
+       benchmark: two system calls less per busy iteration). */
+    if (!(timeout > 0 && L->poll_masked))
+        return poll_backend(L, timeout, r);
+    sigset_t previous;
+    int err = pthread_sigmask(SIG_BLOCK, &L->poll_sigset, &previous);
     if (err) {
         errno = err;
         PyErr_SetFromErrno(PyExc_OSError);
         return -1;
     }
     int rc = poll_backend(L, timeout, r);
-    if (rc == 0 && L->masked_fd >= 0 && fd_reported(L->masked_fd, r)) {
-        PyObject *reader = PyObject_GetAttr((PyObject *)L, str_read_while_masked);
-        PyObject *res = reader == NULL ? NULL : PyObject_CallNoArgs(reader);
-        Py_XDECREF(reader);
+    if (rc == 0 && L->masked_fd >= 0 && L->masked_reader != NULL && L->masked_reader != Py_None &&
+        fd_reported(L->masked_fd, r)) {
+        PyObject *reader = Py_NewRef(L->masked_reader);
+        PyObject *res = PyObject_CallNoArgs(reader);
+        Py_DECREF(reader);
         if (res == NULL) {
             rc = -1;
             ready_release(r);

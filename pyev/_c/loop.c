@@ -14,7 +14,7 @@ loopbase_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     PyObject **objs[] = {&self->pending, &self->idles, &self->prepares, &self->checks,
                          &self->forks, &self->timers, &self->periodics, &self->fdtable,
                          &self->hooks, &self->backend, &self->wakeup,
-                         &self->poll_mask, &self->waiter_owner};
+                         &self->masked_reader, &self->waiter_owner};
     for (size_t i = 0; i < sizeof(objs) / sizeof(objs[0]); i++)
         *objs[i] = Py_NewRef(Py_None);
     self->closed = 1;
@@ -24,7 +24,7 @@ loopbase_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 
 #define LOOP_OBJECTS(X)                                                                    \
     X(pending) X(idles) X(prepares) X(checks) X(forks) X(timers) X(periodics) X(fdtable) \
-    X(hooks) X(backend) X(wakeup) X(poll_mask) X(waiter_owner)
+    X(hooks) X(backend) X(wakeup) X(masked_reader) X(waiter_owner)
 
 static int
 loopbase_traverse(LoopObject *self, visitproc visit, void *arg)
@@ -95,6 +95,7 @@ static PyMethodDef loopbase_methods[] = {
     {"_unpend", (PyCFunction)loopbase_unpend, METH_O, NULL},
     {"_run_iterations", (PyCFunction)loopbase_run_iterations, METH_O, NULL},
     {"_update_time", (PyCFunction)loopbase_update_time, METH_NOARGS, NULL},
+    {"_mask_signals", (PyCFunction)(void (*)(void))loopbase_mask_signals, METH_FASTCALL, NULL},
     {NULL},
 };
 
@@ -110,7 +111,6 @@ static PyGetSetDef loopbase_getset[] = {
     FIELD("_hooks", LoopObject, hooks),
     FIELD("_backend", LoopObject, backend),
     FIELD("_wakeup", LoopObject, wakeup),
-    FIELD("_poll_mask", LoopObject, poll_mask),
     {NULL},
 };
 
@@ -131,7 +131,6 @@ static PyMemberDef loopbase_members[] = {
     {"_forkcheck", T_BOOL, offsetof(LoopObject, forkcheck), 0, NULL},
     {"_fork_unseen", T_BOOL, offsetof(LoopObject, fork_unseen), 0, NULL},
     {"_postfork", T_BOOL, offsetof(LoopObject, postfork), 0, NULL},
-    {"_masked_fd", T_INT, offsetof(LoopObject, masked_fd), 0, NULL},
     {"_polling", T_BOOL, offsetof(LoopObject, polling), READONLY, NULL},
     {NULL},
 };

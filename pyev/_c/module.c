@@ -4,8 +4,7 @@
  */
 #include "core.h"
 
-PyObject *str_fork, *str_rebuild_after_fork, *str_flush_fd_changes, *str_read_wall_clock,
-    *str_read_while_masked, *str_kill_fd;
+PyObject *str_fork, *str_rebuild_after_fork, *str_flush_fd_changes, *str_read_wall_clock, *str_kill_fd;
 PyObject *str_poll, *str_armed, *str_take, *str_notify, *str_start_general, *str_checked_args, *str_fired;
 PyObject *obj_timer, *obj_periodic, *obj_idle, *obj_prepare, *obj_check, *obj_fork;
 
@@ -63,7 +62,7 @@ PyInit__core(void)
     if (intern(&str_fork, "fork") < 0 || intern(&str_rebuild_after_fork, "_rebuild_after_fork") < 0 ||
         intern(&str_flush_fd_changes, "_flush_fd_changes") < 0 ||
         intern(&str_read_wall_clock, "_read_wall_clock") < 0 ||
-        intern(&str_read_while_masked, "_read_while_masked") < 0 || intern(&str_kill_fd, "_kill_fd") < 0)
+        intern(&str_kill_fd, "_kill_fd") < 0)
         return NULL;
     /* on the backend, the wake-up and watchers */
     if (intern(&str_poll, "poll") < 0 || intern(&str_armed, "armed") < 0 || intern(&str_take, "take") < 0 ||

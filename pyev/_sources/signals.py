@@ -410,9 +410,7 @@ class SignalSource:
                 self.loop._add_hook(self.sfd, self.read_signalfd)
             else:
                 _linux.signalfd(self.sfd, signums)
-        self.loop._poll_mask = frozenset(signums)
-        self.loop._masked_fd = self.sfd
-        self.loop._read_while_masked = self.read_signalfd
+        self.loop._mask_signals(signums, self.sfd, self.read_signalfd)
 
     # -- delivery --
 
@@ -454,7 +452,7 @@ class SignalSource:
             self.loop._forget_hook(self.sfd)
             os.close(self.sfd)
             self.sfd = -1
-            self.loop._masked_fd = -1
+            self.loop._mask_signals((), -1, None)
 
     def after_fork(self) -> None:
         # Our own signalfd; and the signal pipe was replaced in the child.
@@ -465,8 +463,7 @@ class SignalSource:
 
     def close(self) -> None:
         loop = self.loop
-        loop._poll_mask = frozenset()
-        loop._masked_fd = -1
+        loop._mask_signals((), -1, None)
         if self.sfd >= 0:
             loop._remove_hook(self.sfd)
             os.close(self.sfd)
