@@ -135,14 +135,10 @@ int heap_push(DeadlineHeapObject *h, DeadlineObject *w, double at);
 DeadlineObject *heap_remove_at(DeadlineHeapObject *h, Py_ssize_t i);
 void heap_rearm(DeadlineHeapObject *h, DeadlineObject *w, double at);
 int heap_holds(DeadlineHeapObject *h, PyObject *w);
-
-/* Take w out of the heap (it must be held: see heap_holds); returns the
-   heap's reference to it, which the caller owns. */
-static inline DeadlineObject *
-heap_remove(DeadlineHeapObject *h, DeadlineObject *w)
-{
-    return heap_remove_at(h, w->hindex);
-}
+DeadlineObject *heap_remove(DeadlineHeapObject *h, DeadlineObject *w);
+/* heap, if it is a DeadlineHeap (borrowed), else NULL with an error naming
+   the loop's field. */
+DeadlineHeapObject *checked_heap(PyObject *heap, const char *field);
 
 /* -- the fd table (fdtable.c) --------------------------------------------- */
 
@@ -240,18 +236,7 @@ typedef struct {
 
 extern PyTypeObject LoopBase_Type;
 
-/* One of the loop's deadline heaps, checked (borrowed), or NULL with an
-   error. */
-static inline DeadlineHeapObject *
-checked_heap(PyObject *heap, const char *field)
-{
-    if (!PyObject_TypeCheck(heap, &DeadlineHeap_Type)) {
-        PyErr_Format(PyExc_SystemError, "Loop.%s is not a DeadlineHeap", field);
-        return NULL;
-    }
-    return (DeadlineHeapObject *)heap;
-}
-
+/* The loop's deadline heaps, checked (borrowed), or NULL with an error. */
 static inline DeadlineHeapObject *
 loop_timers(LoopObject *L)
 {

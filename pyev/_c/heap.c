@@ -125,6 +125,24 @@ heap_rearm(DeadlineHeapObject *h, DeadlineObject *w, double at)
         sift_down(h, i);
 }
 
+/* Take w out of the heap (it must be held: see heap_holds); returns the
+   heap's reference to it, which the caller owns. */
+DeadlineObject *
+heap_remove(DeadlineHeapObject *h, DeadlineObject *w)
+{
+    return heap_remove_at(h, w->hindex);
+}
+
+DeadlineHeapObject *
+checked_heap(PyObject *heap, const char *field)
+{
+    if (!PyObject_TypeCheck(heap, &DeadlineHeap_Type)) {
+        PyErr_Format(PyExc_SystemError, "Loop.%s is not a DeadlineHeap", field);
+        return NULL;
+    }
+    return (DeadlineHeapObject *)heap;
+}
+
 /* 1 if w is in the heap, 0 if not; -1 with an error if w has no deadline. */
 int
 heap_holds(DeadlineHeapObject *h, PyObject *w)
