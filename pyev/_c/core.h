@@ -236,6 +236,25 @@ typedef struct {
 
 extern PyTypeObject LoopBase_Type;
 
+/* C's only ways to make a watcher active or inactive: with its keepalive,
+   an active watcher counts once in its loop's activecnt (invariant L1,
+   _loop.py; Watcher._activate and _deactivate in Python). */
+static inline void
+watcher_set_active(LoopObject *L, WatcherObject *w)
+{
+    w->active = 1;
+    if (w->keepalive)
+        L->activecnt++;
+}
+
+static inline void
+watcher_set_inactive(LoopObject *L, WatcherObject *w)
+{
+    w->active = 0;
+    if (w->keepalive)
+        L->activecnt--;
+}
+
 /* The loop's deadline heaps, checked (borrowed), or NULL with an error. */
 static inline DeadlineHeapObject *
 loop_timers(LoopObject *L)

@@ -569,9 +569,7 @@ queue_expired_timers(LoopObject *L)
             rc = PyList_Append(expired, (PyObject *)w);
             if (rc == 0) {
                 Py_DECREF(heap_remove_at(h, 0)); /* the heap's reference */
-                d->base.active = 0;
-                if (d->base.keepalive)
-                    L->activecnt--;
+                watcher_set_inactive(L, &d->base);
             }
         }
         if (rc < 0)
@@ -649,11 +647,8 @@ queue_expired_periodics(LoopObject *L)
         if (queue > 0)
             ok = PyList_Append(expired, (PyObject *)w) == 0;
         if (!ok) {
-            if (w->base.active && w->hindex < 0) { /* stopped, as _fired would have (D3) */
-                w->base.active = 0;
-                if (w->base.keepalive)
-                    L->activecnt--;
-            }
+            if (w->base.active && w->hindex < 0) /* stopped, as _fired would have (D3) */
+                watcher_set_inactive(L, &w->base);
             PyObject *exc = take_exception();
             if (failure == NULL)
                 failure = exc;

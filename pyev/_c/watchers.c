@@ -292,9 +292,7 @@ timerbase_start(TimerObject *self, PyObject *const *args, Py_ssize_t nargs, PyOb
         return NULL;
     }
     Py_XSETREF(w->loop, Py_NewRef(loop));
-    w->active = 1;
-    if (w->keepalive)
-        L->activecnt++;
+    watcher_set_active(L, w);
     Py_XDECREF(owned);
     return Py_NewRef((PyObject *)self);
 }
@@ -332,9 +330,7 @@ timerbase_stop(TimerObject *self, PyObject *unused)
             return NULL;
         }
         Py_DECREF(heap_remove(timers, &self->deadline));
-        w->active = 0;
-        if (w->keepalive)
-            L->activecnt--;
+        watcher_set_inactive(L, w);
     }
     Py_DECREF(L);
     Py_RETURN_NONE;

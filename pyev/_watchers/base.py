@@ -175,12 +175,21 @@ class Watcher(WatcherBase):
         self._loop = loop
         return loop
 
+    # _activate and _deactivate are Python's only ways to make a watcher
+    # active or inactive: with its keepalive, an active watcher counts once in
+    # its loop's _activecnt (invariant L1; watcher_set_active and
+    # watcher_set_inactive in pyev/_c/core.h are C's).
     def _activate(self, loop: Loop) -> None:
         if self._active:
             return  # a finalizer run by _start's allocations started it already
         self._active = True
         if self._keepalive and self._counts_as_active:
             loop._activecnt += 1
+
+    def _deactivate(self, loop: Loop) -> None:
+        self._active = False
+        if self._keepalive and self._counts_as_active:
+            loop._activecnt -= 1
 
     def start(self, loop: Loop | None = None) -> Self:
         """Start the watcher on ``loop`` (the default loop when None)."""
@@ -202,9 +211,7 @@ class Watcher(WatcherBase):
         if self._active:
             assert loop is not None
             self._stop(loop)
-            self._active = False
-            if self._keepalive and self._counts_as_active:
-                loop._activecnt -= 1
+            self._deactivate(loop)
 
     def _stop(self, loop: Loop) -> None:
         raise NotImplementedError

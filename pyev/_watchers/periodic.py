@@ -177,11 +177,6 @@ class Periodic(PeriodicBase, Watcher):
         if self._active and self._hindex >= 0:
             loop._periodics.arm(self, at)
 
-    def _deactivate(self, loop: Loop) -> None:
-        self._active = False
-        if self._keepalive:
-            loop._activecnt -= 1
-
     def again(self, loop: Loop | None = None) -> None:
         """Stop and start again, recomputing the schedule from the fields."""
         if self._active and loop is not None and loop is not self._loop:
