@@ -71,14 +71,11 @@ if TYPE_CHECKING:
     from ._watchers.async_ import Async
     from ._watchers.base import Watcher
 
-# The longest single poll: a wall-clock jump is noticed at least this often
-# (libev's MAX_BLOCKTIME, used when no timerfd watches the clock).
-MAX_BLOCKTIME: Final = 59.743
+# (The longest single poll, MAX_BLOCKTIME, and how often the wall clock is
+# read again, WALL_RECHECK, are the C iteration's: pyev/_c/core.h.)
 # A change of the wall-minus-monotonic offset of at least this many seconds
 # is a clock jump: periodics are rescheduled (libev's MIN_TIMEJUMP).
 MIN_TIMEJUMP: Final = 1.0
-# How often (seconds of monotonic time) the wall clock is read again.
-WALL_RECHECK: Final = 0.5
 
 _monotonic = _time.monotonic
 _walltime = _time.time

@@ -63,8 +63,11 @@
 #define EV_FORK 0x20000L
 #define EV_ERROR 0x80000000L
 #define RUN_NOWAIT 1
-#define MAX_BLOCKTIME 59.743 /* keep equal to _loop.MAX_BLOCKTIME */
-#define WALL_RECHECK 0.5     /* keep equal to _loop.WALL_RECHECK */
+/* The longest single poll: a wall-clock jump is noticed at least this often
+   (libev's MAX_BLOCKTIME, used when no timerfd watches the clock). */
+#define MAX_BLOCKTIME 59.743
+/* How often (seconds of monotonic time) the wall clock is read again. */
+#define WALL_RECHECK 0.5
 
 /* -- watchers (watchers.c) ------------------------------------------------ */
 

@@ -47,11 +47,6 @@ def check_time(name: str, value: object, *, minimum: float | None = None) -> flo
     return value
 
 
-def is_finite_float(value: object) -> bool:
-    """True for a finite float (``x - x`` is NaN for NaN and infinities)."""
-    return value.__class__ is float and value - value == 0.0
-
-
 def check_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int, not {type(value).__name__}")
