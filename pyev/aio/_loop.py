@@ -21,8 +21,9 @@ Design (where asyncio's work sits in pyev's iteration):
   the writer, *directly* (no round trip through ``_ready``, as uvloop).
 - Timers: one ``Timer`` per ``TimerHandle`` at ``priority``, armed on
   pyev's monotonic clock so that it fires once ``loop.time() > when``; it
-  runs the handle directly. A deadline already due goes to ``_ready``
-  instead, so ``call_soon(a); call_later(0, b)`` runs a before b. A handle
+  runs the handle directly, unless handles wait in ``_ready``: then it goes
+  behind them, as in asyncio. A deadline already due goes to ``_ready``
+  too, so ``call_soon(a); call_later(0, b)`` runs a before b. A handle
   made by the ready queue's batch is armed when the batch ends, still
   before the poll: a timeout the batch also cancels never gets a Timer.
 - The ready queue: ``_ready`` stays asyncio's deque. A ``Prepare`` at
@@ -552,7 +553,10 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
         handle._scheduled = False
         if handle._cancelled:
             return
-        if self.ev._depth != self._run_depth:
+        if self._ready or self.ev._depth != self._run_depth:
+            # Behind what is queued already, as asyncio appends expired
+            # timers to its ready queue (a task just created takes its first
+            # step before a short wait_for timeout cancels it).
             self._ready.append(handle)
         else:
             w.data = None

@@ -6,6 +6,7 @@ import asyncio
 import math
 import sys
 import threading
+import time
 
 import pytest
 
@@ -313,3 +314,25 @@ def test_isolated_asyncio_test_case_runs_on_new_event_loop() -> None:
     unittest.defaultTestLoader.loadTestsFromTestCase(Case).run(result)
     assert result.wasSuccessful(), result.errors + result.failures
     assert len(seen) == 1 and isinstance(seen[0], pyev.aio.EventLoop)
+
+
+def test_a_timer_that_expires_behind_queued_callbacks_runs_after_them(aio: pyev.aio.EventLoop) -> None:
+    # asyncio appends expired timer handles to the ready queue behind what
+    # is already there; a task that was just created therefore takes its
+    # first step before a short timeout made after it fires (wait_for's
+    # cancellation relies on it). The busy wait makes sure the timer has
+    # expired by the next poll.
+    order: list[str] = []
+
+    def first() -> None:
+        aio.call_soon(order.append, "queued")
+        aio.call_later(0.0001, order.append, "timer")
+        until = time.monotonic() + 0.005
+        while time.monotonic() < until:
+            pass
+
+    aio.call_soon(first)
+    aio.call_later(0.05, aio.stop)
+    aio.run_forever()
+    assert order == ["queued", "timer"]
+
