@@ -118,7 +118,8 @@ def fold(changes: list[FileChange]) -> list[FileChange]:
                     moved_from[path] = origin
             else:
                 target[1] = True
-                target[3] = target[3] or target[0] or written
+                # Replaced: unless it is the same file moved back where it was.
+                target[3] = target[3] or written or (target[0] and origin != path)
                 if origin is not None and not target[0]:
                     moved_from[path] = origin
             if is_dir and fresh:

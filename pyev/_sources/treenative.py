@@ -178,13 +178,14 @@ class NativeTree:
             wd = -1
             if not self.fallback:
                 wd = source.add_watch(self, directory, follow=follow or (is_root and directory is top))
-                if wd == -1:
+                if wd >= 0:
+                    known = dirs.get(wd)
+                    if known is not None and known != prefix:
+                        continue  # watched under another path already (a symlink loop, or a second way in)
+                    dirs[wd] = prefix
+                elif not self.fallback:
                     continue  # gone, unreadable: nothing under it to report
-                known = dirs.get(wd)
-                if known is not None and known != prefix:
-                    continue  # watched under another path already (a symlink loop, or a second way in)
-                dirs[wd] = prefix
-            elif not report:
+            if self.fallback and not report:
                 return  # the start ran out of watches: the tree is polled instead
             if not report and not recursive:
                 continue
@@ -222,7 +223,9 @@ class NativeTree:
                     suppress.add(path)
                     if verdict == REPORT:
                         out.append(FileChange(Change.ADDED, path, is_dir))
-                    if is_dir and recursive:
+                    if is_dir and recursive and (wd >= 0 or not entry.is_symlink()):
+                        # (without a watch, no wd tells a symlink loop: the
+                        # polling that takes over looks through the links)
                         stack.append(path)
 
     def drop_under(self, directory: str) -> None:
@@ -418,6 +421,7 @@ class NativeTree:
             return
         before = dict(self.dirs)
         seen: set[int] = set()
+        moved: list[tuple[str, str]] = []  # (old prefix, new prefix) of the directories found moved
         stack = [self.root]
         first = True
         while stack:
@@ -440,8 +444,12 @@ class NativeTree:
                 seen.update(wd for wd, path in self.dirs.items() if path.startswith(prefix))
                 continue
             if old_prefix != prefix:
-                if reported:
+                implied = any(
+                    prefix.startswith(new) and old_prefix == old + prefix[len(new) :] for old, new in moved
+                )
+                if reported and not implied:
                     self.out.append(FileChange(Change.MOVED, directory, True, old_prefix[:-1]))
+                moved.append((old_prefix, prefix))
                 self.dirs[wd] = prefix
             try:
                 listing = os.scandir(directory)
