@@ -16,7 +16,8 @@ scale, target marks). ``--quick`` uses small sizes, one repetition unless
 is given, so a smoke check never overwrites the committed report.
 
 The report's "asyncio on pyev" section is written by ``aio.py`` and kept
-here; ``--aio`` runs ``aio.py`` after the suite, with the same options.
+here; ``--aio`` runs ``aio.py`` after the suite, with the same options. Its
+"Watching a tree" section is written by ``trees.py`` and kept here too.
 """
 
 from __future__ import annotations
@@ -454,11 +455,14 @@ def write_markdown(
     for (name, lib), s in series.items():
         raw = ", ".join(f"{fmt(r['value'])} ({r['loadavg_1m']:.1f})" for r in s.results)
         lines.append(f"| {name} | {lib} | {raw} |")
-    # The "asyncio on pyev" section is aio.py's: kept from the previous report.
+    # The "asyncio on pyev" and "Watching a tree" sections are aio.py's and
+    # trees.py's: kept from the previous report.
     import aio
+    import trees
 
-    kept = aio.section_of(path.read_text()) if path.exists() else ""
-    path.write_text("\n".join(lines) + "\n" + (f"\n{kept}\n" if kept else ""))
+    previous = path.read_text() if path.exists() else ""
+    kept = [section for section in (aio.section_of(previous), trees.section_of(previous)) if section]
+    path.write_text("\n".join(lines) + "\n" + "".join(f"\n{section}\n" for section in kept))
 
 
 def write_chart(
