@@ -29,6 +29,10 @@ The facts this is built on:
   Without the parent (the root is ``/``, or the parent cannot be watched),
   the root's own delete and move events stand in, and a timer looks for
   the root's return.
+- A change of attributes (IN_ATTRIB) is a modification only when it set
+  the modification time (``touch``): permissions, owners, link counts and
+  access times are not what MODIFIED means, and polling, which compares
+  (inode, size, mtime), does not see them either.
 - inotify keeps no list of files, and neither does pyev here: memory grows
   with the directories only. The price is on a queue overflow, when events
   were lost: the rescan can tell new and vanished directories (their
@@ -264,7 +268,7 @@ class NativeTree:
         is_dir = bool(mask & IN_ISDIR)
         verdict = self.judge(name, path, is_dir)
         if mask & _WRITTEN:
-            if verdict == REPORT and not is_dir:
+            if verdict == REPORT and not is_dir and (mask & IN_MODIFY or _touched(path)):
                 self.out.append(FileChange(Change.MODIFIED, path, False))
         elif mask & IN_CREATE:
             if verdict == SKIP:
@@ -344,7 +348,7 @@ class NativeTree:
 
     def _root_event(self, mask: int) -> None:
         if mask & _WRITTEN:
-            if self.present and not self.root_is_dir:
+            if self.present and not self.root_is_dir and (mask & IN_MODIFY or _touched(self.root)):
                 self.out.append(FileChange(Change.MODIFIED, self.root, False))
         elif mask & _APPEARS:
             if mask & IN_CREATE and self.root in self.suppress:
@@ -477,6 +481,19 @@ class NativeTree:
                 if prefix != self.root_prefix and self.judge(os.path.basename(directory), directory, True) == REPORT:
                     self.out.append(FileChange(Change.DELETED, directory, True))
                 self.source.release(self, wd)
+
+
+def _touched(path: str) -> bool:
+    """After an attribute change: was it the modification time, set to now
+    (``touch``)? The kernel then sets the change time to the same instant,
+    as it does on every write; a change of permissions, owner, links or
+    access time moves the change time alone. (Polling compares the
+    modification time itself.)"""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False  # gone: its deletion is reported on its own
+    return st.st_mtime_ns == st.st_ctime_ns
 
 
 def _isdir(st: os.stat_result) -> bool:

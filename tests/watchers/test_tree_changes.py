@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pyev as ev
@@ -160,9 +161,10 @@ def test_a_file_created_and_deleted_before_the_loop_looks_is_not_reported(tree_l
 
 def test_touching_a_file_modifies_it(tree_loop: ev.Loop, tmp_path: Path) -> None:
     make_tree(tmp_path, {"f": "1"})
-    st = os.stat(tmp_path / "f")
+    hour_ago = time.time_ns() - 3600 * 10**9
+    os.utime(tmp_path / "f", ns=(hour_ago, hour_ago))  # so that now is another time, however coarse the clock
     _, log = watch(tree_loop, tmp_path)
-    os.utime(tmp_path / "f", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    os.utime(tmp_path / "f")  # what touch does: the times set to now
     expect(tree_loop, log, ["MODIFIED f"])
 
 
@@ -204,3 +206,14 @@ def test_a_burst_of_files_in_new_directories_reports_each_file_once(tree_loop: e
         expect(tree_loop, log, wanted, limit=20.0)
     finally:
         assert proc.wait(30) == 0
+
+
+def test_permission_owner_and_access_time_changes_are_not_modifications(tree_loop: ev.Loop, tmp_path: Path) -> None:
+    make_tree(tmp_path, {"f": "1"})
+    _, log = watch(tree_loop, tmp_path)
+    st = os.stat(tmp_path / "f")
+    os.chmod(tmp_path / "f", 0o600)
+    os.chown(tmp_path / "f", st.st_uid, st.st_gid)
+    os.utime(tmp_path / "f", ns=(st.st_atime_ns + 10**9, st.st_mtime_ns))
+    os.link(tmp_path / "f", tmp_path / "hard")
+    expect(tree_loop, log, ["ADDED hard"])
