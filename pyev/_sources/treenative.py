@@ -396,10 +396,14 @@ class NativeTree:
         self.source.poll_for_root(self.w)
 
     def check_root(self) -> None:
-        """A poll while the anchor is missing: has the parent, or the root, come back?"""
-        if self.anchor < 0 and self.place_anchor():
-            self.source.stop_polling_for_root(self.w)
+        """A poll while the anchor is missing: has the parent, or the root,
+        come back? Either ends the polling: the anchor's events, or the
+        root's own, tell what happens next."""
+        if self.anchor < 0:
+            self.place_anchor()
         self.root_back()
+        if self.anchor >= 0 or self.present:
+            self.source.stop_polling_for_root(self.w)
 
     # -- a rescan -------------------------------------------------------------
 

@@ -142,6 +142,10 @@ class TreeSource:
         w._mechanism = "inotify"
         if state.fallback:
             self._to_polling(w, state)
+        elif state.anchor < 0 and not state.root_is_dir:
+            # A file root is watched through its directory only.
+            self._release_all(state)
+            self._start_polling(w)
 
     def _start_polling(self, w: Tree) -> None:
         state = PolledTree(w)

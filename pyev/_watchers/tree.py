@@ -68,10 +68,9 @@ class Tree(Watcher):
     directories added, modified, deleted and moved.
 
     In the callback (``revents`` is ``ev.STAT``), ``w.changes`` is the batch:
-    a list of :class:`FileChange` ``(change, path, is_dir, old_path)``, with
-    ``change`` an :class:`ev.Change <Change>` (ADDED, MODIFIED, DELETED,
-    MOVED; ``old_path`` is set for MOVED only). Paths are absolute and
-    ``str``.
+    a list of ``ev.FileChange(change, path, is_dir, old_path)``, with
+    ``change`` an ``ev.Change`` (ADDED, MODIFIED, DELETED, MOVED;
+    ``old_path`` is set for MOVED only). Paths are absolute and ``str``.
 
     - ``path``: the root, a directory (a file root watches that one file;
       a symlink root is followed). It must exist when the watcher starts
@@ -87,21 +86,33 @@ class Tree(Watcher):
       swap and backup files; ``default_ignore=False`` drops them).
     - ``coalesce``: seconds of quiet; with it, changes are collected until
       the tree has been quiet that long (at most ten times that after the
-      first), then delivered as one batch folded to its net effect: an
-      editor's atomic save is one MODIFIED. With 0 (the default) each batch
-      is what one read of the kernel's queue brought, delivered in the same
-      loop iteration.
+      first), then delivered as one batch: an editor's atomic save is one
+      MODIFIED. With 0 (the default) each batch is what one read of the
+      kernel's queue (or one poll) brought, delivered in the same loop
+      iteration. Either way a batch is folded to its net effect per path.
     - ``follow_symlinks``: False (the default) reports symlinks as entries
       and never descends through them; True descends, and a directory
       reached twice (a symlink loop) is watched once.
     - ``interval``: seconds between polls where the tree is polled (0: the
       default, 1.0074891 s; at least 0.1 s).
 
+    What the changes mean: MODIFIED is a file's contents written, its
+    modification time set to now (touch) or a file renamed over it, never
+    a change of permissions, owner, links or access time, and never a
+    directory. A directory that appears is reported with everything in it;
+    one moved within the tree is one MOVED. A file renamed onto a path from
+    a temporary file of the same batch, or from a skipped name, is MODIFIED
+    of that path. Only changes after ``start()`` are reported.
+
     Mechanisms: inotify, one watch per directory, on a local filesystem;
     polling (a scandir snapshot of every entry's inode, size and mtime,
     compared at each poll) with ``Loop(inotify=False)``, on network and
-    FUSE filesystems, or once the inotify watch limit is reached.
-    ``mechanism`` says which ("inotify", "polling"; None while inactive).
+    FUSE filesystems, or once the inotify watch limit is reached (with a
+    warning). ``mechanism`` says which ("inotify", "polling"; None while
+    inactive). A queue overflow rescans, with a warning: new, vanished and
+    moved directories and changed files are reported then, files deleted
+    in a remaining directory are not. An unreadable directory under the
+    root is skipped with a warning.
 
     The root deleted or moved away is reported (DELETED for the root); the
     watcher stays active and waits for the root to come back, which is
