@@ -2,7 +2,7 @@
 
 A test makes changes between loop runs, then waits (``expect``) until the
 watcher has reported at least what it expects, runs the loop a little
-longer (``QUIET``: two polls at the tests' interval when polling; with
+longer (``QUIET``: a poll at the tests' interval and some when polling; with
 inotify every event of a change made before the loop runs is queued
 already) so that anything reported in excess shows up too, and compares. Changes are written as
 short strings relative to the root: ``"ADDED a/"`` (a trailing ``/`` for a
@@ -23,7 +23,7 @@ from .helpers import run_until
 
 # The tests' polling interval (the shortest allowed) and quiet periods.
 INTERVAL = 0.1
-QUIET = {"polling": 0.25, "inotify": 0.05, None: 0.25}
+QUIET = {"polling": 0.15, "inotify": 0.05, None: 0.15}
 
 
 class TreeLog:
