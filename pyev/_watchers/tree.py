@@ -157,9 +157,8 @@ class Tree(Watcher):
         priority: int = 0,
         data: object = None,
     ) -> None:
-        check_callback(callback)
+        super().__init__(callback, priority, data)  # first: it refuses an active watcher
         self._configure(path, recursive, filter, ignore, default_ignore, coalesce, follow_symlinks, interval)
-        super().__init__(callback, priority, data)
         self._user_callback: Callable[[Tree, int], object] = callback
         self._callback = _deliver
         self._changes: list[FileChange] = []

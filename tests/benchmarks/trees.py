@@ -23,7 +23,9 @@ repetition (interleaved: rep 1 pyev, watchdog, watchfiles; rep 2 ...):
 - ``burst``: another process creates 100 new directories with 100 empty
   files each, as fast as it can; files reported (in any event naming them)
   out of 10,000, and when the last one was reported, after the burst ended
-  (both processes read CLOCK_MONOTONIC). Waits up to 3 s after the burst.
+  (both processes read CLOCK_MONOTONIC; the writer reads it after closing
+  its last file, so a watcher may report that file "before" the end: 0).
+  Waits up to 3 s after the burst.
 - ``idle``: CPU time per second over 5 s of watching an unchanging tree:
   a thread sleeps through those 5 s while the main thread waits (pyev: in
   ``loop.run``) and sums, from ``/proc/self/task/*/schedstat``, the CPU
@@ -501,7 +503,7 @@ def fmt_row(row: str, results: list[dict[str, Any]]) -> str:
         return f"{med:.3f} ms ({p99:.3f})" + (f", {missed} missed" if missed else "")
     if row == "burst":
         lasts = [r["last_after_ms"] for r in results if r.get("last_after_ms") is not None]
-        last = f", last {statistics.median(lasts):.0f} ms after" if lasts else ""
+        last = f", last {max(0.0, statistics.median(lasts)):.0f} ms after" if lasts else ""
         return f"{med:.1f} %{last}"
     return f"{med:.5f} s/s"
 
@@ -603,7 +605,8 @@ def report(
     for row in rows:
         series = {lib: results.get((row, lib), []) for lib in LIBRARIES}
         target, state = verdict(row, series)
-        title = ROW_TITLES[row].format(n=f"{int(size['burst_dirs'] * size['burst_files']):,}", d=int(size["burst_dirs"]))
+        burst = int(size["burst_dirs"] * size["burst_files"])
+        title = ROW_TITLES[row].format(n=f"{burst:,}", d=int(size["burst_dirs"]))
         cells = [fmt_row(row, series[lib]) for lib in ("watchdog", "watchfiles", "pyev")]
         lines.append(f"| {title} | {' | '.join(cells)} | {target} | {state} |")
     lines += ["", "Raw values (per repetition, in run order):", ""]
@@ -615,7 +618,7 @@ def report(
             if row == "latency" and r.get("p99") is not None:
                 text += f" (p99 {r['p99']:.3g})"
             if row == "burst" and r.get("last_after_ms") is not None:
-                text += f" (last +{r['last_after_ms']:.0f} ms, burst {r['burst_ms']:.0f} ms)"
+                text += f" (last +{max(0.0, r['last_after_ms']):.0f} ms, burst {r['burst_ms']:.0f} ms)"
             vals.append(text)
         lines.append(f"| {row} | {lib} | {', '.join(vals)} |")
     if errors:

@@ -26,6 +26,8 @@ WATCH = Path(__file__).resolve().parents[2] / "examples" / "watch.py"
 # the time to start a shell: any run still to come would have started by then.
 QUIET = 0.4
 
+# Logs the run.
+LOG_RUN = 'echo run >> "$1"'
 # Reads the watched file (updating its atime) and logs the run.
 READ_AND_LOG = 'cat "$1" > /dev/null; echo run >> "$2"'
 # Logs "LEADER_PID SLEEP_PID" and waits for its background sleep: a run
@@ -281,7 +283,9 @@ def test_a_change_deep_in_a_tree_runs_the_command_again(launcher: Launcher, tmp_
     (project / "src" / "pkg" / "sub").mkdir(parents=True)
     module = project / "src" / "pkg" / "sub" / "mod.py"
     module.write_text("x = 1\n")
-    proc = start_watch(launcher, *WATCHING[watching], str(project), "--", "sh", "-c", 'echo run >> "$1"', "sh", str(log))
+    proc = start_watch(
+        launcher, *WATCHING[watching], str(project), "--", "sh", "-c", 'echo run >> "$1"', "sh", str(log)
+    )
     wait_for(runs_logged(log, 1), "the first run")
     wait_for(lambda: bool(launcher.stderr_lines(proc, "exited with status")), "the first run ends")
 
@@ -306,7 +310,9 @@ def test_a_command_writing_its_caches_into_the_tree_does_not_run_itself_again(
         'mkdir -p "$1/__pycache__" "$1/.pytest_cache/v"; date +%N > "$1/__pycache__/test_x.cpython-311.pyc";'
         ' date +%N > "$1/.pytest_cache/v/lastfailed"; date +%N > "$1/.test_x.py.swp"; echo run >> "$2"'
     )
-    proc = start_watch(launcher, *WATCHING[watching], str(project), "--", "sh", "-c", caches, "sh", str(project), str(log))
+    proc = start_watch(
+        launcher, *WATCHING[watching], str(project), "--", "sh", "-c", caches, "sh", str(project), str(log)
+    )
     assert_settled_at(launcher, proc, log, 1)
     (project / "test_x.py").write_text("def test(): assert True\n")
     assert_settled_at(launcher, proc, log, 2)
@@ -317,7 +323,7 @@ def test_filter_watches_only_the_matching_files(launcher: Launcher, tmp_path: Pa
     project, log = tmp_path / "project", tmp_path / "log"
     (project / "pkg").mkdir(parents=True)
     proc = start_watch(
-        launcher, "--filter", "*.py", "--filter", "*.toml", str(project), "--", "sh", "-c", 'echo run >> "$1"', "sh", str(log)
+        launcher, "--filter", "*.py", "--filter", "*.toml", str(project), "--", "sh", "-c", LOG_RUN, "sh", str(log)
     )
     wait_for(runs_logged(log, 1), "the first run")
     (project / "pkg" / "notes.txt").write_text("not a match\n")
@@ -335,7 +341,7 @@ def test_ignore_skips_more_besides_the_defaults(launcher: Launcher, tmp_path: Pa
     (project / "build").mkdir(parents=True)
     (project / "src").mkdir()
     proc = start_watch(
-        launcher, "--ignore", "build", "--ignore", "*.log", str(project), "--", "sh", "-c", 'echo run >> "$1"', "sh", str(log)
+        launcher, "--ignore", "build", "--ignore", "*.log", str(project), "--", "sh", "-c", LOG_RUN, "sh", str(log)
     )
     wait_for(runs_logged(log, 1), "the first run")
     (project / "build" / "out.o").write_text("object\n")

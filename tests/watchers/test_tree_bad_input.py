@@ -163,7 +163,9 @@ def test_the_polling_interval_defaults_and_has_a_floor() -> None:
     assert ev.Tree("/tmp", noop, interval=0.01).interval == 0.01
 
 
-@pytest.mark.parametrize("name", ["path", "recursive", "filter", "ignore", "coalesce", "interval", "changes", "mechanism"])
+@pytest.mark.parametrize(
+    "name", ["path", "recursive", "filter", "ignore", "coalesce", "interval", "changes", "mechanism"]
+)
 def test_arguments_and_results_are_read_only(tmp_path: Path, name: str) -> None:
     tree = ev.Tree(tmp_path, noop)
     with pytest.raises(AttributeError):

@@ -99,7 +99,8 @@ def test_a_nested_directory_created_with_files_already_in_it_reports_every_file(
     expect(
         tree_loop,
         log,
-        ["ADDED a/", "ADDED a/b/", "ADDED a/b/c/", "ADDED a/b/d/", "ADDED a/b/c/f1", "ADDED a/b/c/f2", "ADDED a/b/g", "ADDED a/h"],
+        ["ADDED a/", "ADDED a/b/", "ADDED a/b/c/", "ADDED a/b/d/"]
+        + ["ADDED a/b/c/f1", "ADDED a/b/c/f2", "ADDED a/b/g", "ADDED a/h"],
     )
     write(tmp_path / "a/b/d/later", "5")
     expect(tree_loop, log, ["ADDED a/b/d/later"])

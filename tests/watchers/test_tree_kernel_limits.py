@@ -151,7 +151,9 @@ def test_running_out_of_watches_later_loses_nothing_and_polls_with_a_warning(
     _watches_run_out_after(monkeypatch, 1)
     make_tree(tmp_path, {"n1/f": "1", "n1/sub/g": "2", "n2/h": "3"})
     with pytest.warns(RuntimeWarning, match="fs.inotify.max_user_watches"):
-        expect(inotify_loop, log, ["ADDED n1/", "ADDED n1/f", "ADDED n1/sub/", "ADDED n1/sub/g", "ADDED n2/", "ADDED n2/h"])
+        expect(
+            inotify_loop, log, ["ADDED n1/", "ADDED n1/f", "ADDED n1/sub/", "ADDED n1/sub/g", "ADDED n2/", "ADDED n2/h"]
+        )
     assert tree.mechanism == "polling"
     write(tmp_path / "n1/sub/g", "changed")
     expect(inotify_loop, log, ["MODIFIED n1/sub/g"])
@@ -201,8 +203,9 @@ def make_unreadable(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
         real_add = _linux.inotify_add_watch
 
         def scandir(path: object = ".") -> object:
-            if os.fspath(path) in refused:  # type: ignore[call-overload]
-                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(path))  # type: ignore[call-overload]
+            name = os.fspath(path)  # type: ignore[call-overload]
+            if name in refused:
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), name)
             return real_scandir(path)  # type: ignore[call-overload]
 
         def add_watch(fd: int, path: bytes, mask: int) -> int:
