@@ -423,8 +423,10 @@ class ApiMachine(RuleBasedStateMachine):
 
     @rule()
     def run_once(self) -> None:
-        # A short guard timer bounds the wait, whatever else is active.
-        guard = ev.Timer(0.002, lambda w, revents: None).start(self.loop)
+        # A short guard timer bounds the wait, whatever else is active. It
+        # repeats: a nested run from a prepare callback may fire it before
+        # this iteration polls, which would then wait for MAX_BLOCKTIME.
+        guard = ev.Timer(0.002, lambda w, revents: None, repeat=0.002).start(self.loop)
         try:
             self._run(ev.RUN_ONCE)
         finally:
