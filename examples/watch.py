@@ -1,27 +1,35 @@
-"""Run a command, and run it again whenever a watched path changes: a small
-entr/watchexec built from pyev watchers.
+"""Run a command, and run it again whenever something changes in the
+watched trees: a small entr/watchexec built from pyev watchers.
 
-    python examples/watch.py app.py -- python app.py
-    python examples/watch.py --clear src tests -- python -m pytest -q
+    python examples/watch.py src -- python -m pytest -q
+    python examples/watch.py --clear --filter '*.py' . -- python app.py
     python examples/watch.py --queue --postpone notes.md -- make html
 
-Each PATH gets one ev.Stat watcher. A directory PATH watches the directory
-itself: entries created, deleted or renamed in it change its mtime, writes
-into files inside it do not (name those files to watch them).
+Each PATH gets one ev.Tree watcher: a directory is watched with everything
+under it, at any depth, including directories created later; a file PATH
+watches that file. What version control, caches and editors leave in a
+tree (.git, __pycache__, node_modules, swap and backup files: the
+Tree.DEFAULT_IGNORE patterns) is never a change, so a command that writes
+its caches into the tree (pytest, mypy) does not trigger itself. --ignore
+GLOB skips more; --filter GLOB watches only the files it matches (a
+pattern without a "/" matches file names at any depth, one with a "/" the
+path under PATH). Both may be given several times.
 
-What counts as a change: Stat reports every difference in the stat result,
-atime and ctime included, so the command merely reading a watched file (an
-atime update) would re-run it forever. A change is real only if existence,
-st_ino (with st_dev), st_size or st_mtime_ns differ between ``prev`` and
-``attr``.
+What counts as a change: whatever the Tree reports: a file or directory
+added, deleted or moved, a file written (or touched). Reading a file,
+changing its permissions or owner does not count.
 
 Editors' atomic saves (a new file renamed over the old one, delete and
-recreate, rename to a backup then write a new file) need nothing special:
-Stat watches the *path*, and pyev re-arms on whatever inode the path names
-now. Each step is a change of its own; the debounce folds them into one run.
+recreate, rename to a backup then write a new file) are changes like any
+other; the debounce folds their steps into one run.
+
+A PATH that does not exist yet is watched for with an ev.Stat watcher; once
+it appears, that counts as a change and a Tree takes over. A watched tree
+that disappears (deleted, moved away) counts as a change too, and is
+watched for again: its return is another change.
 
 Debounce: one ev.Timer with ``repeat`` = --debounce, re-armed with
-Timer.again() on every real change, so it fires once the paths have been
+Timer.again() on every change, so it fires once the trees have been
 quiet that long (the resettable-timeout idiom of libev's manual).
 
 Stopping a run: the command starts in a new session, so it leads its own
@@ -69,6 +77,8 @@ def log(message: str) -> None:
 class Options:
     paths: list[str]
     command: list[str]
+    filters: list[str]
+    ignores: list[str]
     debounce: float
     interval: float
     poll: bool
@@ -96,7 +106,23 @@ def parse_args(argv: list[str]) -> Options:
     parser = argparse.ArgumentParser(
         usage=USAGE, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("paths", nargs="*", metavar="PATH", help="files or directories to watch")
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="directory trees or files to watch")
+    parser.add_argument(
+        "--filter",
+        dest="filters",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="watch only the files matching GLOB (several: any of them), e.g. '*.py'",
+    )
+    parser.add_argument(
+        "--ignore",
+        dest="ignores",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="skip what matches GLOB too, besides .git, __pycache__, node_modules, swap and backup files",
+    )
     parser.add_argument(
         "--debounce",
         type=_seconds(0.0, inclusive=False),
@@ -109,9 +135,9 @@ def parse_args(argv: list[str]) -> Options:
         type=_seconds(0.1, inclusive=True),
         default=0.5,
         metavar="SECONDS",
-        help="stat polling interval where inotify cannot be used, or with --poll (default 0.5)",
+        help="polling interval where inotify cannot be used, or with --poll (default 0.5)",
     )
-    parser.add_argument("--poll", action="store_true", help="poll with stat() instead of using inotify")
+    parser.add_argument("--poll", action="store_true", help="poll the trees instead of using inotify")
     parser.add_argument(
         "--grace",
         type=_seconds(0.0, inclusive=True),
@@ -148,9 +174,14 @@ def parse_args(argv: list[str]) -> Options:
         parser.error("no PATH to watch")
     if not command:
         parser.error("no command: put it after '--'")
+    for pattern in args.filters + args.ignores:
+        if not pattern.strip("/"):
+            parser.error(f"empty pattern: {pattern!r}")
     return Options(
         paths=args.paths,
         command=command,
+        filters=args.filters,
+        ignores=args.ignores,
         debounce=args.debounce,
         interval=args.interval,
         poll=args.poll,
@@ -165,14 +196,6 @@ def describe_status(child: ev.Child) -> str:
     if child.term_signal is not None:
         return signal.Signals(child.term_signal).name
     return str(child.exit_code)
-
-
-def identity(st: os.stat_result | None) -> tuple[int, int, int, int] | None:
-    """What must differ for a path to have changed: which file it names,
-    and that file's size and modification time."""
-    if st is None:
-        return None
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def kill_group(pgid: int, signum: int) -> None:
@@ -249,14 +272,15 @@ class Runner:
 
 
 class Watch:
-    """Stat watchers, the debounce timer and the signal watchers, deciding
-    when the Runner starts and stops."""
+    """Tree watchers (Stat watchers for paths still missing), the debounce
+    timer and the signal watchers, deciding when the Runner starts and stops."""
 
     def __init__(self, loop: ev.Loop, options: Options) -> None:
         self.loop = loop
         self.options = options
         self.runner = Runner(loop, options, on_exit=self._run_ended)
-        self.stats = [ev.Stat(path, self._changed, interval=options.interval) for path in options.paths]
+        self.trees: list[ev.Tree] = []
+        self.waiting: list[ev.Stat] = []  # paths that do not exist yet
         # Started and re-armed by again() only; `after` is never used.
         self.debounce = ev.Timer(0.0, self._settled, repeat=options.debounce)
         self.signals = [ev.Signal(signum, self._quit) for signum in (signal.SIGINT, signal.SIGTERM)]
@@ -267,15 +291,39 @@ class Watch:
         for w in self.signals:
             w.start(self.loop)
         # Watch before the first run, so that no change after it is missed.
-        for stat in self.stats:
-            stat.start(self.loop)
+        for path in self.options.paths:
+            self._watch(path)
         if self.options.postpone:
-            log(f"waiting for a change to {len(self.stats)} path(s)")
+            log(f"waiting for a change to {len(self.options.paths)} path(s)")
         else:
             self.runner.start()
 
-    def _changed(self, stat: ev.Stat, revents: int) -> None:
-        if identity(stat.prev) != identity(stat.attr):
+    def _watch(self, path: str) -> None:
+        options = self.options
+        tree = ev.Tree(
+            path,
+            self._changed,
+            filter=options.filters or None,
+            ignore=options.ignores,
+            interval=options.interval,
+        )
+        try:
+            tree.start(self.loop)
+        except (FileNotFoundError, NotADirectoryError):
+            self.waiting.append(ev.Stat(path, self._appeared, interval=options.interval).start(self.loop))
+        else:
+            self.trees.append(tree)
+
+    def _appeared(self, stat: ev.Stat, revents: int) -> None:
+        if stat.attr is None:
+            return
+        stat.stop()
+        self.waiting.remove(stat)
+        self._watch(os.fsdecode(stat.path))
+        self.debounce.again(self.loop)
+
+    def _changed(self, tree: ev.Tree, revents: int) -> None:
+        if tree.changes:
             self.debounce.again(self.loop)
 
     def _settled(self, timer: ev.Timer, revents: int) -> None:
@@ -299,8 +347,8 @@ class Watch:
             self.runner.kill()  # asked twice: no more grace
             return
         self.quitting = True
-        for stat in self.stats:
-            stat.stop()
+        for w in [*self.trees, *self.waiting]:
+            w.stop()
         self.debounce.stop()
         if self.runner.running:
             self.runner.stop()

@@ -28,6 +28,7 @@ from ._constants import (
     Events,
 )
 from ._loop import Loop, default_loop
+from ._sources.treechanges import Change, FileChange
 from ._watchers.async_ import Async
 from ._watchers.base import Watcher
 from ._watchers.child import Child
@@ -39,6 +40,7 @@ from ._watchers.signal import Signal
 from ._watchers.simple import Check, Cleanup, Fork, Idle, Prepare
 from ._watchers.stat import Stat
 from ._watchers.timer import Timer
+from ._watchers.tree import Tree
 
 __version__: Final = "0.1.0"
 
@@ -105,12 +107,14 @@ __all__ = [
     "WRITE",
     "Async",
     "Backend",
+    "Change",
     "Check",
     "Child",
     "Cleanup",
     "Embed",
     "Error",
     "Events",
+    "FileChange",
     "Fork",
     "Idle",
     "Io",
@@ -120,6 +124,7 @@ __all__ = [
     "Signal",
     "Stat",
     "Timer",
+    "Tree",
     "Watcher",
     "__version__",
     "default_loop",

@@ -65,6 +65,7 @@ from ._sources.children import ChildSource
 from ._sources.embeds import EmbedSource
 from ._sources.files import FileSource
 from ._sources.signals import SignalSource
+from ._sources.trees import TreeSource
 
 if TYPE_CHECKING:
     from ._sources.wakeup import Wakeup
@@ -116,6 +117,7 @@ class Loop(LoopBase):
         "_signals",
         "_children",
         "_files",
+        "_trees",
         "_embeds",
         "_closing",
         "__weakref__",
@@ -181,6 +183,7 @@ class Loop(LoopBase):
         self._signals: SignalSource | None = None
         self._children: ChildSource | None = None
         self._files: FileSource | None = None
+        self._trees: TreeSource | None = None
         self._embeds: EmbedSource | None = None
         self._closing = False  # inside close(): a nested close() does nothing
         self._closed = False
@@ -466,6 +469,13 @@ class Loop(LoopBase):
             source = self._files = FileSource(self)
         return source
 
+    def _tree_source(self) -> TreeSource:
+        source = self._trees
+        if source is None:
+            self._check_open()
+            source = self._trees = TreeSource(self)
+        return source
+
     def _embed_source(self) -> EmbedSource:
         source = self._embeds
         if source is None:
@@ -475,7 +485,7 @@ class Loop(LoopBase):
 
     def _open_sources(self) -> list[Source]:
         """Every source the loop has made: the one place that lists them."""
-        sources: tuple[Source | None, ...] = (self._signals, self._children, self._files, self._embeds)
+        sources: tuple[Source | None, ...] = (self._signals, self._children, self._files, self._trees, self._embeds)
         return [source for source in sources if source is not None]
 
     def _get_wakeup(self) -> Wakeup:
@@ -526,7 +536,7 @@ class Loop(LoopBase):
             queue.clear()
         for source in self._open_sources():
             source.close()
-        self._signals = self._children = self._files = self._embeds = None
+        self._signals = self._children = self._files = self._trees = self._embeds = None
         if self._wakeup is not None:
             self._wakeup.close()
             self._wakeup = None

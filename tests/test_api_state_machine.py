@@ -2,8 +2,8 @@
 
 A wider Hypothesis state machine than tests/test_loop_state_machine.py: every
 watcher type (Signal through ``os.kill`` of SIGUSR1/SIGUSR2 to this process,
-Stat on a temporary file, Child on ``/bin/true`` children, Embed of a second
-loop) plus feeding, priorities, keepalive, ``Io.events`` changes while
+Stat on a temporary file, Tree on its directory, Child on ``/bin/true``
+children, Embed of a second loop) plus feeding, priorities, keepalive, ``Io.events`` changes while
 active, ``again()``, ``set()``, ``once()``, nested ``run`` from callbacks,
 ``suspend``/``resume``, and closing the loop and carrying on with a new one
 (with random ``signalfd``/``inotify`` mechanisms). After every step both
@@ -36,7 +36,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invar
 import pyev as ev
 
 KINDS = ["io", "pipe_io", "timer", "periodic", "idle", "prepare", "check", "async", "fork", "cleanup",
-         "signal", "stat", "child", "embed"]
+         "signal", "stat", "tree", "child", "embed"]
 ACTIONS = ["none", "none", "none", "break_one", "break_all", "stop_self", "stop_other", "raise",
            "nested", "feed_other", "verify"]
 SIGNALS = [signal.SIGUSR1, signal.SIGUSR2]
@@ -211,6 +211,9 @@ class ApiMachine(RuleBasedStateMachine):
             w = ev.Signal(SIGNALS[variant % 2], cb, **kw)
         elif kind == "stat":
             w = ev.Stat(self.path, cb, interval=[0.0, 0.1, 0.15, 1.0][variant], **kw)
+        elif kind == "tree":
+            w = ev.Tree(self.dir, cb, coalesce=[0.0, 0.0, 0.001, 0.01][variant],
+                        interval=[0.0, 0.1, 0.15, 1.0][variant], **kw)
         elif kind == "child":
             w = ev.Child(self._spawn(), cb, **kw)
         elif kind == "embed":
@@ -325,6 +328,8 @@ class ApiMachine(RuleBasedStateMachine):
             call = lambda: w.set(SIGNALS[variant % 2])  # noqa: E731
         elif isinstance(w, ev.Stat):
             call = lambda: w.set(self.path, interval=[0.0, 0.1, 0.2, 1.0][variant])  # noqa: E731
+        elif isinstance(w, ev.Tree):
+            call = lambda: w.set(self.dir, coalesce=[0.0, 0.001, 0.0, 0.01][variant])  # noqa: E731
         elif isinstance(w, ev.Child):
             call = lambda: w.set(self._spawn() if variant == 0 else w.pid)  # noqa: E731
         elif isinstance(w, ev.Embed):
@@ -418,8 +423,10 @@ class ApiMachine(RuleBasedStateMachine):
 
     @rule()
     def run_once(self) -> None:
-        # A short guard timer bounds the wait, whatever else is active.
-        guard = ev.Timer(0.002, lambda w, revents: None).start(self.loop)
+        # A short guard timer bounds the wait, whatever else is active. It
+        # repeats: a nested run from a prepare callback may fire it before
+        # this iteration polls, which would then wait for MAX_BLOCKTIME.
+        guard = ev.Timer(0.002, lambda w, revents: None, repeat=0.002).start(self.loop)
         try:
             self._run(ev.RUN_ONCE)
         finally:

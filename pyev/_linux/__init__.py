@@ -214,6 +214,9 @@ if AVAILABLE:
     IN_Q_OVERFLOW: Final = lib.IN_Q_OVERFLOW
     IN_IGNORED: Final = lib.IN_IGNORED
     IN_UNMOUNT: Final = lib.IN_UNMOUNT
+    IN_ISDIR: Final = lib.IN_ISDIR
+    IN_ONLYDIR: Final = lib.IN_ONLYDIR
+    IN_EXCL_UNLINK: Final = lib.IN_EXCL_UNLINK
 
 
 def inotify_init() -> int:
@@ -256,6 +259,33 @@ def inotify_read(fd: int) -> list[tuple[int, int]]:
         wd, mask, _cookie, name_len = unpack(data, offset)
         events.append((wd, mask))
         offset += size + name_len
+    return events
+
+
+def inotify_read_events(fd: int) -> list[tuple[int, int, int, bytes]]:
+    """Read what is queued on ``fd`` (what does not fit waits for the next
+    read): (wd, mask, cookie, name) per event, ``name`` without its NUL
+    padding (empty for an event on the watched inode itself). An empty list
+    when nothing is queued."""
+    try:
+        data = os.read(fd, _INOTIFY_READ_SIZE)
+    except (BlockingIOError, InterruptedError):
+        return []
+    events = []
+    unpack = _INOTIFY_EVENT.unpack_from
+    size = _INOTIFY_EVENT.size
+    end = len(data)
+    offset = 0
+    while offset + size <= end:
+        wd, mask, cookie, name_len = unpack(data, offset)
+        offset += size
+        if name_len:
+            name = data[offset : offset + name_len]
+            cut = name.find(0)
+            events.append((wd, mask, cookie, name if cut < 0 else name[:cut]))
+            offset += name_len
+        else:
+            events.append((wd, mask, cookie, b""))
     return events
 
 

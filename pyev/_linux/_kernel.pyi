@@ -34,6 +34,9 @@ class _Lib:
     IN_Q_OVERFLOW: int
     IN_IGNORED: int
     IN_UNMOUNT: int
+    IN_ISDIR: int
+    IN_ONLYDIR: int
+    IN_EXCL_UNLINK: int
     def pyev_epoll_create(self) -> int: ...
     def pyev_epoll_ctl(self, epfd: int, op: int, fd: int, events: int, data: int) -> int: ...
     def pyev_epoll_wait(self, waiter: Any, timeout: float) -> int: ...

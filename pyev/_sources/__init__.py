@@ -1,9 +1,9 @@
 """Internal event sources: the kernel mechanisms behind Async, Signal,
-Child and Stat, each with a native form and a portable fallback, and the
-list of a loop's active Embed watchers.
+Child, Stat and Tree, each with a native form and a portable fallback, and
+the list of a loop's active Embed watchers.
 
 A loop holds each source as a typed member (``Loop._signals``,
-``_children``, ``_files``, ``_embeds``), made by the first start of one of
+``_children``, ``_files``, ``_trees``, ``_embeds``), made by the first start of one of
 its watchers and kept until the loop closes. A source keeps its own
 per-watcher state (which watchers it has, and e.g. the inotify watches each
 Stat holds); the loop asks every source only what ``Source`` declares, in

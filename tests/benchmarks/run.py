@@ -17,7 +17,8 @@ scale, target marks). ``--quick`` uses small sizes, one repetition unless
 is given, so a smoke check never overwrites the committed report.
 
 The report's "asyncio on pyev" section is written by ``aio.py`` and kept
-here; ``--aio`` runs ``aio.py`` after the suite, with the same options.
+here; ``--aio`` runs ``aio.py`` after the suite, with the same options. Its
+"Watching a tree" section is written by ``trees.py`` and kept here too.
 
 ``--pyev-python LABEL=PYTHON``, given once per build, compares builds of pyev
 instead of pyev with its peers (``tools/bench_revs.sh`` builds two git
@@ -499,11 +500,14 @@ def write_markdown(
             )
 
     lines += failures_and_raw_values(series)
-    # The "asyncio on pyev" section is aio.py's: kept from the previous report.
+    # The "asyncio on pyev" and "Watching a tree" sections are aio.py's and
+    # trees.py's: kept from the previous report.
     import aio
+    import trees
 
-    kept = aio.section_of(path.read_text()) if path.exists() else ""
-    path.write_text("\n".join(lines) + "\n" + (f"\n{kept}\n" if kept else ""))
+    previous = path.read_text() if path.exists() else ""
+    kept = [section for section in (aio.section_of(previous), trees.section_of(previous)) if section]
+    path.write_text("\n".join(lines) + "\n" + "".join(f"\n{section}\n" for section in kept))
 
 
 def build_origin(python: str) -> str:

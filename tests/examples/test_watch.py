@@ -26,6 +26,8 @@ WATCH = Path(__file__).resolve().parents[2] / "examples" / "watch.py"
 # the time to start a shell: any run still to come would have started by then.
 QUIET = 0.4
 
+# Logs the run.
+LOG_RUN = 'echo run >> "$1"'
 # Reads the watched file (updating its atime) and logs the run.
 READ_AND_LOG = 'cat "$1" > /dev/null; echo run >> "$2"'
 # Logs "LEADER_PID SLEEP_PID" and waits for its background sleep: a run
@@ -93,7 +95,18 @@ def test_help_shows_the_usage() -> None:
     )
     assert result.returncode == 0
     assert "PATH... -- CMD" in result.stdout
-    for option in ("--debounce", "--interval", "--poll", "--grace", "--clear", "--restart", "--queue", "--postpone"):
+    for option in (
+        "--filter",
+        "--ignore",
+        "--debounce",
+        "--interval",
+        "--poll",
+        "--grace",
+        "--clear",
+        "--restart",
+        "--queue",
+        "--postpone",
+    ):
         assert option in result.stdout
 
 
@@ -262,6 +275,83 @@ def test_a_second_sigint_skips_the_grace(launcher: Launcher, tmp_path: Path) -> 
     assert launcher.finish(proc, signal.SIGINT) == 0  # long before the 60 s grace
     assert not alive(pid)
     assert launcher.stderr_lines(proc, "exited with status SIGKILL")
+
+
+@pytest.mark.parametrize("watching", list(WATCHING))
+def test_a_change_deep_in_a_tree_runs_the_command_again(launcher: Launcher, tmp_path: Path, watching: str) -> None:
+    project, log = tmp_path / "project", tmp_path / "log"
+    (project / "src" / "pkg" / "sub").mkdir(parents=True)
+    module = project / "src" / "pkg" / "sub" / "mod.py"
+    module.write_text("x = 1\n")
+    proc = start_watch(
+        launcher, *WATCHING[watching], str(project), "--", "sh", "-c", 'echo run >> "$1"', "sh", str(log)
+    )
+    wait_for(runs_logged(log, 1), "the first run")
+    wait_for(lambda: bool(launcher.stderr_lines(proc, "exited with status")), "the first run ends")
+
+    module.write_text("x = 2\n")
+    wait_for(runs_logged(log, 2), "a run after the edit deep in the tree")
+    wait_for(lambda: len(launcher.stderr_lines(proc, "exited with status")) >= 2, "the second run ends")
+    (project / "src" / "new" / "deeper").mkdir(parents=True)
+    (project / "src" / "new" / "deeper" / "added.py").write_text("y = 1\n")
+    assert_settled_at(launcher, proc, log, 3)
+    assert launcher.finish(proc, signal.SIGINT) == 0
+
+
+@pytest.mark.parametrize("watching", list(WATCHING))
+def test_a_command_writing_its_caches_into_the_tree_does_not_run_itself_again(
+    launcher: Launcher, tmp_path: Path, watching: str
+) -> None:
+    project, log = tmp_path / "project", tmp_path / "log"
+    project.mkdir()
+    (project / "test_x.py").write_text("def test(): pass\n")
+    # What pytest and friends leave behind: bytecode, a cache directory, a swap file.
+    caches = (
+        'mkdir -p "$1/__pycache__" "$1/.pytest_cache/v"; date +%N > "$1/__pycache__/test_x.cpython-311.pyc";'
+        ' date +%N > "$1/.pytest_cache/v/lastfailed"; date +%N > "$1/.test_x.py.swp"; echo run >> "$2"'
+    )
+    proc = start_watch(
+        launcher, *WATCHING[watching], str(project), "--", "sh", "-c", caches, "sh", str(project), str(log)
+    )
+    assert_settled_at(launcher, proc, log, 1)
+    (project / "test_x.py").write_text("def test(): assert True\n")
+    assert_settled_at(launcher, proc, log, 2)
+    assert launcher.finish(proc, signal.SIGINT) == 0
+
+
+def test_filter_watches_only_the_matching_files(launcher: Launcher, tmp_path: Path) -> None:
+    project, log = tmp_path / "project", tmp_path / "log"
+    (project / "pkg").mkdir(parents=True)
+    proc = start_watch(
+        launcher, "--filter", "*.py", "--filter", "*.toml", str(project), "--", "sh", "-c", LOG_RUN, "sh", str(log)
+    )
+    wait_for(runs_logged(log, 1), "the first run")
+    (project / "pkg" / "notes.txt").write_text("not a match\n")
+    (project / "README").write_text("no match either\n")
+    assert_settled_at(launcher, proc, log, 1)
+    (project / "pkg" / "mod.py").write_text("a match\n")
+    assert_settled_at(launcher, proc, log, 2)
+    (project / "pyproject.toml").write_text("[project]\n")
+    assert_settled_at(launcher, proc, log, 3)
+    assert launcher.finish(proc, signal.SIGINT) == 0
+
+
+def test_ignore_skips_more_besides_the_defaults(launcher: Launcher, tmp_path: Path) -> None:
+    project, log = tmp_path / "project", tmp_path / "log"
+    (project / "build").mkdir(parents=True)
+    (project / "src").mkdir()
+    proc = start_watch(
+        launcher, "--ignore", "build", "--ignore", "*.log", str(project), "--", "sh", "-c", LOG_RUN, "sh", str(log)
+    )
+    wait_for(runs_logged(log, 1), "the first run")
+    (project / "build" / "out.o").write_text("object\n")
+    (project / "src" / "run.log").write_text("log\n")
+    (project / ".git").mkdir()
+    (project / ".git" / "index").write_text("a default ignore\n")
+    assert_settled_at(launcher, proc, log, 1)
+    (project / "src" / "main.c").write_text("int main;\n")
+    assert_settled_at(launcher, proc, log, 2)
+    assert launcher.finish(proc, signal.SIGINT) == 0
 
 
 def test_a_directory_is_watched_for_its_entries(launcher: Launcher, tmp_path: Path) -> None:

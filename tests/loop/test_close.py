@@ -78,8 +78,11 @@ def test_close_stops_every_watcher_and_forgets_pending_events(
         ev.Fork(noop).start(loop),
         ev.Async(noop).start(loop),
         ev.Stat(str(tmp_path / "missing"), noop).start(loop),
+        ev.Tree(tmp_path, noop).start(loop),
+        ev.Tree(tmp_path, noop, coalesce=1.0).start(loop),
         ev.Cleanup(noop).start(loop),
     ]
+    (tmp_path / "new").write_text("a change, so that the tree's coalescing timer runs")
     loop.run(ev.RUN_NOWAIT)
     fed = ev.Timer(30.0, noop).start(loop)
     fed.feed(ev.CUSTOM)
@@ -137,6 +140,7 @@ def test_an_unclosed_loop_collected_as_garbage_releases_its_file_descriptors(
         lp = ev.Loop(backend=backend, inotify=inotify)
         ev.Async(lambda w, revents: None).start(lp)
         ev.Stat(watched, lambda w, revents: None).start(lp)
+        ev.Tree(tmp_path, lambda w, revents: None).start(lp)
         lp.run(ev.RUN_NOWAIT)
         del lp
         gc.collect()

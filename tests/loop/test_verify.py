@@ -35,6 +35,7 @@ def test_verify_passes_with_every_kind_of_watcher_active_pending_and_stopped(
         ev.Cleanup(noop).start(loop),
         ev.Async(noop).start(loop),
         ev.Stat(str(tmp_path / "file"), noop).start(loop),
+        ev.Tree(tmp_path, noop).start(loop),
     ]
     loop.verify()
     for watcher in watchers[::3]:

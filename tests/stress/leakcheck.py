@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -307,6 +308,48 @@ def stat_polled_change(env: Env) -> None:
         f.write(str(env.counter))
     run_until(loop, lambda: bool(seen))
     st.stop()
+
+
+@scenario("tree")
+def tree(env: Env) -> None:
+    """A Tree over a small tree: a new directory with a file in it, seen,
+    then removed; with coalescing every other time."""
+    loop = env.loop
+    root = os.path.join(env.tmp, "tree")
+    os.makedirs(os.path.join(root, "a", "b"), exist_ok=True)
+    seen: list[int] = []
+    env.counter += 1
+    t = ev.Tree(root, lambda w, revents: seen.append(len(w.changes)), interval=0.1,
+                coalesce=0.001 if env.counter % 2 else 0.0).start(loop)
+    new = os.path.join(root, "a", f"n{env.counter}")
+    os.mkdir(new)
+    with open(os.path.join(new, "f"), "w") as f:
+        f.write("x")
+    if env.cfg.inotify:
+        run_until(loop, lambda: bool(seen))
+    else:
+        loop.run(ev.RUN_NOWAIT)
+    os.unlink(os.path.join(new, "f"))
+    os.rmdir(new)
+    loop.run(ev.RUN_NOWAIT)
+    t.stop()
+
+
+@scenario("tree_polled_change", slow=20)
+def tree_polled_change(env: Env) -> None:
+    """A Tree's change found by polling (waits one interval: few repetitions)."""
+    loop = env.loop
+    if env.cfg.inotify:
+        loop = env.keep("statpoll_loop", lambda: ev.Loop(backend=env.cfg.backend, inotify=False))
+    root = os.path.join(env.tmp, "polled_tree")
+    os.makedirs(os.path.join(root, "sub"), exist_ok=True)
+    seen: list[int] = []
+    t = ev.Tree(root, lambda w, revents: seen.append(len(w.changes)), interval=0.1).start(loop)
+    env.counter += 1
+    with open(os.path.join(root, "sub", "f"), "w") as f:
+        f.write(str(env.counter))
+    run_until(loop, lambda: bool(seen))
+    t.stop()
 
 
 @scenario("idle_prepare_check")
@@ -736,8 +779,7 @@ def main(argv: list[str] | None = None) -> int:
                     fd.close()
                 elif isinstance(fd, int):
                     os.close(fd)
-        os.unlink(path)
-        os.rmdir(tmp)
+        shutil.rmtree(tmp)  # the watched file, and the trees' directories
         print(f"{cfg.name}: done in {time.monotonic() - t0:.1f} s", flush=True)
     print(f"leakcheck: {time.monotonic() - started:.0f} s, ", end="")
     if failures:

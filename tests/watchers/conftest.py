@@ -47,3 +47,19 @@ def socketpair() -> Iterator[tuple[socket.socket, socket.socket]]:
     yield a, b
     a.close()
     b.close()
+
+
+@pytest.fixture(params=["inotify", "polling"])
+def mechanism(request: pytest.FixtureRequest) -> str:
+    """How a Tree watcher sees changes: each tree test runs on both."""
+    kind: str = request.param
+    return kind
+
+
+@pytest.fixture
+def tree_loop(mechanism: str) -> Iterator[ev.Loop]:
+    """An epoll loop whose Tree watchers use ``mechanism`` (polling: the
+    portable profile, ``Loop(inotify=False)``)."""
+    lp = ev.Loop(backend=ev.Backend.EPOLL, inotify=mechanism == "inotify")
+    yield lp
+    lp.close()

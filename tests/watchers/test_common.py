@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,14 +16,15 @@ from .helpers import noop
 
 Make = Callable[..., ev.Watcher]
 
-KINDS = ["io", "timer", "periodic", "idle", "prepare", "check", "async", "fork", "cleanup"]
+KINDS = ["io", "timer", "periodic", "idle", "prepare", "check", "async", "fork", "cleanup", "tree"]
 # Cleanup never keeps run() alive, whatever its keepalive says.
 KEEPALIVE_KINDS = [k for k in KINDS if k != "cleanup"]
 
 
-def _builder(kind: str, fd: int) -> Make:
+def _builder(kind: str, fd: int, quiet_dir: str) -> Make:
     """Watchers that never fire by themselves within a test: an empty pipe,
-    far-away times; the loop-phase ones fire only when their phase comes."""
+    far-away times, a directory nobody changes; the loop-phase ones fire
+    only when their phase comes."""
 
     def build(callback: Callable[[Any, int], object] = noop, **kw: Any) -> ev.Watcher:
         if kind == "io":
@@ -31,6 +33,8 @@ def _builder(kind: str, fd: int) -> Make:
             return ev.Timer(1000.0, callback, **kw)
         if kind == "periodic":
             return ev.Periodic(ev.time() + 1000.0, callback, **kw)
+        if kind == "tree":
+            return ev.Tree(quiet_dir, callback, **kw)
         cls = {
             "idle": ev.Idle,
             "prepare": ev.Prepare,
@@ -45,13 +49,13 @@ def _builder(kind: str, fd: int) -> Make:
 
 
 @pytest.fixture(params=KINDS)
-def make(request: pytest.FixtureRequest, pipe: tuple[int, int]) -> Make:
-    return _builder(request.param, pipe[0])
+def make(request: pytest.FixtureRequest, pipe: tuple[int, int], tmp_path: Path) -> Make:
+    return _builder(request.param, pipe[0], str(tmp_path))
 
 
 @pytest.fixture(params=KEEPALIVE_KINDS)
-def make_counted(request: pytest.FixtureRequest, pipe: tuple[int, int]) -> Make:
-    return _builder(request.param, pipe[0])
+def make_counted(request: pytest.FixtureRequest, pipe: tuple[int, int], tmp_path: Path) -> Make:
+    return _builder(request.param, pipe[0], str(tmp_path))
 
 
 def _recorder() -> tuple[list[tuple[Any, int]], Callable[[Any, int], None]]:

@@ -42,11 +42,12 @@ SETTABLE = {
     "Cleanup": COMMON,
     "Async": COMMON,
     "Embed": COMMON,
+    "Tree": COMMON,
 }
 
 # Classes whose watchers the test starts (Signal and Child would touch
 # process-global state).
-STARTABLE = {"Io", "Timer", "Periodic", "Stat", "Idle", "Prepare", "Check", "Fork", "Cleanup", "Async", "Embed"}
+STARTABLE = {"Io", "Timer", "Periodic", "Stat", "Idle", "Prepare", "Check", "Fork", "Cleanup", "Async", "Embed", "Tree"}
 
 NAN, INF = math.nan, math.inf
 BAD: dict[str, list[object]] = {
@@ -96,6 +97,7 @@ def makers(pipe: tuple[int, int], tmp_path: Path, inner: ev.Loop) -> dict[str, M
         "Cleanup": maker(ev.Cleanup, ["callback"], callback=noop),
         "Async": maker(ev.Async, ["callback"], callback=noop),
         "Embed": maker(ev.Embed, ["other"], other=inner, callback=noop),
+        "Tree": maker(ev.Tree, ["path", "callback"], path=tmp_path, callback=noop),
     }
 
 

@@ -1,0 +1,173 @@
+"""What a Tree watcher reports, and how a batch of changes is folded.
+
+Both mechanisms (inotify and polling) describe what they saw as a list of
+``FileChange`` records, in the order they saw it. Before a batch reaches the
+user it is *folded* into its net effect, path by path: a file created and
+deleted again within the batch is not reported at all, one created and then
+written is ADDED once, one deleted and created again is MODIFIED, a move
+whose source appeared within the batch is no move (see below). With
+``coalesce`` the batch is everything seen in the quiet period; without it,
+everything one inotify read (or one poll) brought.
+
+The fold infers, for each path, whether it existed before the batch from the
+first change seen for it (a path first ADDED did not; one first MODIFIED or
+DELETED did), and compares with whether it exists after. A move keeps its
+two ends when its source existed before the batch and its destination did
+not. A *file* moved from a source that appeared within the batch is taken
+for the usual editor's atomic save (write a new file under a temporary name,
+then rename it over the real one): its destination is reported as MODIFIED,
+since with inotify pyev keeps no list of files that would tell whether the
+destination existed before. The polling mechanism compares snapshots and
+never needs the guess.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import NamedTuple
+
+
+class Change(enum.IntEnum):
+    """What happened to a path (``FileChange.change``)."""
+
+    ADDED = 1
+    MODIFIED = 2
+    DELETED = 3
+    MOVED = 4
+
+
+ADDED: int = Change.ADDED
+MODIFIED: int = Change.MODIFIED
+DELETED: int = Change.DELETED
+MOVED: int = Change.MOVED
+
+
+class FileChange(NamedTuple):
+    """One change a Tree watcher reports.
+
+    ``path`` is where it happened (for MOVED: the new path, with the old one
+    in ``old_path``; None for every other change). ``is_dir`` tells whether
+    the path is (or, when DELETED, was) a directory.
+    """
+
+    change: Change
+    path: str
+    is_dir: bool = False
+    old_path: str | None = None
+
+
+def fold(changes: list[FileChange]) -> list[FileChange]:
+    """The net effect of ``changes`` (in order of first appearance)."""
+    if len(changes) < 2:
+        return changes
+    # path -> [existed before, exists now, is_dir, written]
+    net: dict[str, list[bool]] = {}
+    moved_from: dict[str, str] = {}  # destination -> a source that existed before the batch
+    fresh = False  # some entry did not exist before the batch
+    for change, path, is_dir, old_path in changes:
+        if change == MODIFIED:
+            entry = net.get(path)
+            if entry is None:
+                net[path] = [True, True, is_dir, True]
+            else:
+                entry[1] = entry[3] = True
+        elif change == ADDED:
+            entry = net.get(path)
+            if entry is None:
+                net[path] = [False, True, is_dir, False]
+                fresh = True
+            else:
+                entry[1] = True
+                entry[3] = entry[3] or entry[0]  # there before: replaced
+                entry[2] = is_dir
+        elif change == DELETED:
+            entry = net.get(path)
+            if entry is None:
+                net[path] = [True, False, is_dir, False]
+            else:
+                entry[1] = False
+            moved_from.pop(path, None)
+            if is_dir and fresh:
+                _forget_fresh_under(net, path)
+        else:  # MOVED
+            assert old_path is not None
+            entry = net.get(old_path)
+            origin = moved_from.pop(old_path, None)
+            written = False
+            if entry is None:
+                net[old_path] = [True, False, is_dir, False]
+                origin = old_path
+            else:
+                entry[1] = False
+                written = entry[3]
+                if origin is None and entry[0]:
+                    origin = old_path
+            target = net.get(path)
+            if origin is None and not is_dir:
+                # A file that appeared within the batch, renamed onto path:
+                # an atomic save.
+                if target is None:
+                    net[path] = [True, True, False, True]
+                else:
+                    target[1] = target[3] = True
+                continue
+            if target is None:
+                net[path] = [False, True, is_dir, written]
+                fresh = True
+                if origin is not None:
+                    moved_from[path] = origin
+            else:
+                target[1] = True
+                # Replaced: unless it is the same file moved back where it was.
+                target[3] = target[3] or written or (target[0] and origin != path)
+                if origin is not None and not target[0]:
+                    moved_from[path] = origin
+            if is_dir and fresh:
+                _rename_under(net, moved_from, old_path, path)
+    out: list[FileChange] = []
+    consumed: set[str] = set()
+    for path, (before, now, is_dir, written) in net.items():
+        if path in consumed:
+            continue
+        origin = moved_from.get(path)
+        if origin is not None and not before and now:
+            source = net[origin]
+            if source[0] and not source[1]:
+                consumed.add(origin)
+                out.append(FileChange(Change.MOVED, path, is_dir, origin))
+                if written and not is_dir:
+                    out.append(FileChange(Change.MODIFIED, path, False))
+                continue
+        if now and not before:
+            out.append(FileChange(Change.ADDED, path, is_dir))
+        elif before and not now:
+            out.append(FileChange(Change.DELETED, path, is_dir))
+        elif before and written and not is_dir:
+            out.append(FileChange(Change.MODIFIED, path, False))
+    if consumed:
+        # A source reported before its move's destination was appended first.
+        out = [c for c in out if not (c.change == DELETED and c.path in consumed)]
+    return out
+
+
+def _forget_fresh_under(net: dict[str, list[bool]], directory: str) -> None:
+    """A directory went away: what appeared under it within the batch never
+    existed as far as the batch's outcome is concerned."""
+    prefix = directory + "/"
+    for path, entry in net.items():
+        if not entry[0] and path.startswith(prefix):
+            entry[1] = False
+
+
+def _rename_under(net: dict[str, list[bool]], moved_from: dict[str, str], old: str, new: str) -> None:
+    """A directory moved: entries under it that appeared within the batch now
+    live under the new path (those that existed before keep their old path:
+    their changes happened there)."""
+    prefix = old + "/"
+    cut = len(old)
+    for path in [p for p, entry in net.items() if not entry[0] and p.startswith(prefix)]:
+        renamed = new + path[cut:]
+        net[renamed] = net.pop(path)
+        origin = moved_from.pop(path, None)
+        if origin is not None:
+            moved_from[renamed] = origin

@@ -1,0 +1,71 @@
+"""Tree: how the changes seen within one batch fold into what is reported
+(pyev/_sources/treechanges.py), whichever mechanism saw them: each path's
+net effect, moves kept when both ends are real, an editor's save as one
+modification."""
+
+from __future__ import annotations
+
+import pytest
+
+from pyev import Change, FileChange
+from pyev._sources.treechanges import fold
+
+
+def parse(text: str) -> FileChange:
+    """"ADDED a", "ADDED d/" (a directory), "MOVED a -> b"."""
+    change, rest = text.split(" ", 1)
+    is_dir = rest.endswith("/")
+    if " -> " in rest:
+        old, new = rest.split(" -> ")
+        return FileChange(Change[change], new.rstrip("/"), is_dir, old.rstrip("/"))
+    return FileChange(Change[change], rest.rstrip("/"), is_dir)
+
+
+def folded(*seen: str) -> list[str]:
+    out = []
+    for c in fold([parse(s) for s in seen]):
+        text = f"{c.change.name} {c.path}{'/' if c.is_dir else ''}"
+        if c.old_path is not None:
+            text = f"{c.change.name} {c.old_path}{'/' if c.is_dir else ''} -> {c.path}{'/' if c.is_dir else ''}"
+        out.append(text)
+    return out
+
+
+CASES = [
+    # (seen, reported)
+    (["ADDED a"], ["ADDED a"]),
+    (["ADDED a", "MODIFIED a", "MODIFIED a"], ["ADDED a"]),
+    (["MODIFIED a", "MODIFIED a"], ["MODIFIED a"]),
+    (["ADDED a", "DELETED a"], []),
+    (["MODIFIED a", "DELETED a"], ["DELETED a"]),
+    (["DELETED a", "ADDED a"], ["MODIFIED a"]),
+    (["MOVED a -> b"], ["MOVED a -> b"]),
+    (["MOVED a -> b", "MODIFIED b"], ["MOVED a -> b", "MODIFIED b"]),
+    (["MOVED a -> b", "MOVED b -> c"], ["MOVED a -> c"]),
+    (["MOVED a -> b", "DELETED b"], ["DELETED a"]),
+    (["MOVED a -> b", "MOVED b -> a"], []),
+    # editors' saves
+    (["ADDED a.tmp", "MODIFIED a.tmp", "MOVED a.tmp -> a"], ["MODIFIED a"]),
+    (["MOVED a -> a.bak", "ADDED a", "MODIFIED a", "DELETED a.bak"], ["MODIFIED a"]),
+    (["DELETED a", "ADDED a", "MODIFIED a"], ["MODIFIED a"]),
+    # directories
+    (["ADDED d/", "ADDED d/f", "DELETED d/f", "DELETED d/"], []),
+    (["ADDED d/", "ADDED d/f", "DELETED d/"], []),
+    (["ADDED d/", "ADDED d/f", "MOVED d/ -> e/"], ["ADDED e/", "ADDED e/f"]),
+    (["MOVED d/ -> e/", "ADDED e/f"], ["MOVED d/ -> e/", "ADDED e/f"]),
+    (["DELETED d/", "ADDED d/"], []),
+]
+
+
+@pytest.mark.parametrize(("seen", "reported"), CASES, ids=[" ; ".join(seen) for seen, _ in CASES])
+def test_a_batch_folds_to_its_net_effect(seen: list[str], reported: list[str]) -> None:
+    assert folded(*seen) == reported
+
+
+def test_unrelated_paths_keep_the_order_they_were_first_seen_in() -> None:
+    assert folded("ADDED b", "MODIFIED a", "ADDED c", "MODIFIED b") == ["ADDED b", "MODIFIED a", "ADDED c"]
+
+
+def test_a_single_change_is_passed_through_as_is() -> None:
+    one = [FileChange(Change.MODIFIED, "/r/a")]
+    assert fold(one) is one

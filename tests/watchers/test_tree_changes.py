@@ -1,0 +1,220 @@
+"""Tree: files and directories added, modified, deleted and moved anywhere
+under the root, on inotify and on polling (``tree_loop``)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyev as ev
+
+from .helpers import run_until
+from .tree_helpers import expect, expect_at_least, expect_nothing, make_tree, watch, write
+
+
+def test_a_new_file_deep_in_the_tree_is_added(tree_loop: ev.Loop, tmp_path: Path) -> None:
+    make_tree(tmp_path, {"src/pkg/sub": None})
+    _, log = watch(tree_loop, tmp_path)
+    write(tmp_path / "src/pkg/sub/mod.py", "x = 1\n")
+    expect(tree_loop, log, ["ADDED src/pkg/sub/mod.py"])
+
+
+def test_writing_a_file_deep_in_the_tree_modifies_it(tree_loop: ev.Loop, tmp_path: Path) -> None:
+    make_tree(tmp_path, {"src/pkg/mod.py": "x = 1\n"})
+    _, log = watch(tree_loop, tmp_path)
+    with open(tmp_path / "src/pkg/mod.py", "a") as f:
+        f.write("y = 2\n")
+    expect(tree_loop, log, ["MODIFIED src/pkg/mod.py"])
+
+
+def test_the_callback_gets_stat_and_reads_the_batch_as_changes(tree_loop: ev.Loop, tmp_path: Path) -> None:
+    tree, log = watch(tree_loop, tmp_path)
+    assert tree.changes == []
+    write(tmp_path / "g")
+    run_until(tree_loop, lambda: bool(log.batches))
+    assert log.revents == [ev.STAT]
+    assert log.batches == [[ev.FileChange(ev.Change.ADDED, str(tmp_path / "g"), False, None)]]
+    assert tree.changes == log.batches[0]
+    assert isinstance(tree.changes[0].change, ev.Change)
+
+
+def test_a_deleted_file_is_deleted(tree_loop: ev.Loop, tmp_path: Path) -> None:
+    make_tree(tmp_path, {"a/b/f": "x"})
+    _, log = watch(tree_loop, tmp_path)
+    os.unlink(tmp_path / "a/b/f")
+    expect(tree_loop, log, ["DELETED a/b/f"])
+
+
+def test_a_file_renamed_within_the_tree_is_moved_with_both_ends(tree_loop: ev.Loop, tmp_path: Path) -> None:
+    make_tree(tmp_path, {"a/f": "x", "b": None})
+    _, log = watch(tree_loop, tmp_path)
+    os.rename(tmp_path / "a/f", tmp_path / "b/g")
+    run_until(tree_loop, lambda: bool(log.batches))
+    assert log.changes == [ev.FileChange(ev.Change.MOVED, str(tmp_path / "b/g"), False, str(tmp_path / "a/f"))]
+    expect(tree_loop, log, ["MOVED a/f -> b/g"])
+
+
+def test_a_file_moved_out_of_the_tree_is_deleted_and_one_moved_in_is_added(
+    tree_loop: ev.Loop, tmp_path: Path
+) -> None:
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    make_tree(tmp_path, {"root/a/f": "x", "outside/g": "y"})
+    _, log = watch(tree_loop, root)
+    os.rename(root / "a/f", outside / "f")
+    expect(tree_loop, log, ["DELETED a/f"])
+    os.rename(outside / "g", root / "a/g")
+    expect(tree_loop, log, ["ADDED a/g"])
+
+
+def test_a_created_and_deleted_directory_is_added_and_deleted(tree_loop: ev.Loop, tmp_path: Path) -> None:
+    _, log = watch(tree_loop, tmp_path)
+    (tmp_path / "d").mkdir()
+    expect(tree_loop, log, ["ADDED d/"])
+    (tmp_path / "d").rmdir()
+    expect(tree_loop, log, ["DELETED d/"])
+
+
+def test_files_in_a_directory_created_after_the_start_are_watched(tree_loop: ev.Loop, tmp_path: Path) -> None:
+    _, log = watch(tree_loop, tmp_path)
+    (tmp_path / "new").mkdir()
+    expect(tree_loop, log, ["ADDED new/"])
+    write(tmp_path / "new/f", "1")
+    expect(tree_loop, log, ["ADDED new/f"])
+    write(tmp_path / "new/f", "22")
+    expect(tree_loop, log, ["MODIFIED new/f"])
+
+
+def test_a_nested_directory_created_with_files_already_in_it_reports_every_file(
+    tree_loop: ev.Loop, tmp_path: Path
+) -> None:
+    # Everything exists before the loop reads the first event: inotify says
+    # only that "a" was created, and the rest was there before a watch on
+    # "a" could be placed (the race every inotify watcher must close).
+    _, log = watch(tree_loop, tmp_path)
+    make_tree(tmp_path, {"a/b/c/f1": "1", "a/b/c/f2": "2", "a/b/g": "3", "a/h": "4", "a/b/d": None})
+    expect(
+        tree_loop,
+        log,
+        ["ADDED a/", "ADDED a/b/", "ADDED a/b/c/", "ADDED a/b/d/"]
+        + ["ADDED a/b/c/f1", "ADDED a/b/c/f2", "ADDED a/b/g", "ADDED a/h"],
+    )
+    write(tmp_path / "a/b/d/later", "5")
+    expect(tree_loop, log, ["ADDED a/b/d/later"])
+
+
+def test_a_directory_with_contents_moved_into_the_tree_reports_every_entry(tree_loop: ev.Loop, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    make_tree(tmp_path, {"root": None, "outside/x/f": "1", "outside/x/y/g": "2"})
+    _, log = watch(tree_loop, root)
+    os.rename(tmp_path / "outside/x", root / "x")
+    expect(tree_loop, log, ["ADDED x/", "ADDED x/f", "ADDED x/y/", "ADDED x/y/g"])
+    write(root / "x/y/g", "changed")
+    expect(tree_loop, log, ["MODIFIED x/y/g"])
+
+
+def test_a_directory_renamed_within_the_tree_is_one_move_and_its_files_stay_watched(
+    tree_loop: ev.Loop, tmp_path: Path
+) -> None:
+    make_tree(tmp_path, {"a/sub/f": "1", "a/g": "2"})
+    _, log = watch(tree_loop, tmp_path)
+    os.rename(tmp_path / "a", tmp_path / "b")
+    expect(tree_loop, log, ["MOVED a/ -> b/"])
+    write(tmp_path / "b/sub/f", "changed")
+    expect(tree_loop, log, ["MODIFIED b/sub/f"])
+    write(tmp_path / "b/sub/new", "3")
+    expect(tree_loop, log, ["ADDED b/sub/new"])
+
+
+def test_a_directory_moved_out_of_the_tree_is_deleted_and_no_longer_watched(
+    tree_loop: ev.Loop, tmp_path: Path, mechanism: str
+) -> None:
+    root = tmp_path / "root"
+    make_tree(tmp_path, {"root/d/f": "1", "outside": None})
+    _, log = watch(tree_loop, root)
+    os.rename(root / "d", tmp_path / "outside/d")
+    # Polling compares snapshots, so it lists the directory's contents too;
+    # inotify reports the directory only (its entries did not change).
+    got = expect_at_least(tree_loop, log, ["DELETED d/"])
+    assert sorted(got) == (["DELETED d/", "DELETED d/f"] if mechanism == "polling" else ["DELETED d/"])
+    write(tmp_path / "outside/d/f", "changed")
+    write(tmp_path / "outside/d/g", "new")
+    expect_nothing(tree_loop, log)
+
+
+def test_a_removed_tree_reports_every_path(tree_loop: ev.Loop, tmp_path: Path) -> None:
+    make_tree(tmp_path, {"a/b/f": "1", "a/g": "2"})
+    _, log = watch(tree_loop, tmp_path)
+    shutil.rmtree(tmp_path / "a")
+    expect(tree_loop, log, ["DELETED a/", "DELETED a/b/", "DELETED a/b/f", "DELETED a/g"])
+
+
+def test_a_file_created_and_deleted_before_the_loop_looks_is_not_reported(tree_loop: ev.Loop, tmp_path: Path) -> None:
+    _, log = watch(tree_loop, tmp_path)
+    write(tmp_path / "brief")
+    os.unlink(tmp_path / "brief")
+    write(tmp_path / "stays")
+    expect(tree_loop, log, ["ADDED stays"])
+
+
+def test_touching_a_file_modifies_it(tree_loop: ev.Loop, tmp_path: Path) -> None:
+    make_tree(tmp_path, {"f": "1"})
+    hour_ago = time.time_ns() - 3600 * 10**9
+    os.utime(tmp_path / "f", ns=(hour_ago, hour_ago))  # so that now is another time, however coarse the clock
+    _, log = watch(tree_loop, tmp_path)
+    os.utime(tmp_path / "f")  # what touch does: the times set to now
+    expect(tree_loop, log, ["MODIFIED f"])
+
+
+def test_nothing_is_reported_while_nothing_changes(tree_loop: ev.Loop, tmp_path: Path) -> None:
+    make_tree(tmp_path, {"a/f": "1", "b/g": "2"})
+    _, log = watch(tree_loop, tmp_path)
+    with open(tmp_path / "a/f") as f:
+        f.read()
+    expect_nothing(tree_loop, log)
+
+
+def test_non_recursive_watches_the_roots_own_entries_only(tree_loop: ev.Loop, tmp_path: Path) -> None:
+    make_tree(tmp_path, {"sub/f": "1"})
+    _, log = watch(tree_loop, tmp_path, recursive=False)
+    write(tmp_path / "sub/f", "changed")
+    write(tmp_path / "sub/g", "new")
+    (tmp_path / "new").mkdir()
+    write(tmp_path / "top", "1")
+    expect(tree_loop, log, ["ADDED new/", "ADDED top"])
+    write(tmp_path / "new/inner", "1")
+    expect_nothing(tree_loop, log)
+
+
+def test_a_burst_of_files_in_new_directories_reports_each_file_once(tree_loop: ev.Loop, tmp_path: Path) -> None:
+    # Another process creates them while the loop runs: new directories get
+    # their watches while files keep appearing in them.
+    _, log = watch(tree_loop, tmp_path)
+    writer = (
+        "import os, sys\n"
+        "root = sys.argv[1]\n"
+        "for d in range(20):\n"
+        "    os.mkdir(os.path.join(root, f'd{d}'))\n"
+        "    for f in range(100):\n"
+        "        open(os.path.join(root, f'd{d}', f'f{f}'), 'w').close()\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", writer, str(tmp_path)])
+    wanted = [f"ADDED d{d}/" for d in range(20)] + [f"ADDED d{d}/f{f}" for d in range(20) for f in range(100)]
+    try:
+        expect(tree_loop, log, wanted, limit=20.0)
+    finally:
+        assert proc.wait(30) == 0
+
+
+def test_permission_owner_and_access_time_changes_are_not_modifications(tree_loop: ev.Loop, tmp_path: Path) -> None:
+    make_tree(tmp_path, {"f": "1"})
+    _, log = watch(tree_loop, tmp_path)
+    st = os.stat(tmp_path / "f")
+    os.chmod(tmp_path / "f", 0o600)
+    os.chown(tmp_path / "f", st.st_uid, st.st_gid)
+    os.utime(tmp_path / "f", ns=(st.st_atime_ns + 10**9, st.st_mtime_ns))
+    os.link(tmp_path / "f", tmp_path / "hard")
+    expect(tree_loop, log, ["ADDED hard"])
