@@ -21,8 +21,9 @@ Design (where asyncio's work sits in pyev's iteration):
   the writer, *directly* (no round trip through ``_ready``, as uvloop).
 - Timers: one ``Timer`` per ``TimerHandle`` at ``priority``, armed on
   pyev's monotonic clock so that it fires once ``loop.time() > when``; it
-  runs the handle directly, unless handles wait in ``_ready``: then it goes
-  behind them, as in asyncio. A deadline already due goes to ``_ready``
+  runs the handle directly, unless handles queued before the poll wait in
+  ``_ready``: then it goes behind them (and before what this iteration's
+  callbacks queue), as in asyncio. A deadline already due goes to ``_ready``
   too, so ``call_soon(a); call_later(0, b)`` runs a before b. A handle
   made by the ready queue's batch is armed when the batch ends, still
   before the poll: a timeout the batch also cancels never gets a Timer.
@@ -173,6 +174,7 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
         "_check",
         "_timer_callback",
         "_in_batch",
+        "_waiting",
         "_unarmed",
     )
 
@@ -231,6 +233,10 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
         self._timer_watchers: set[Timer] = set()
         self._timer_callback = self._on_timer  # one bound method for every Timer
         self._in_batch = False  # _on_prepare is running the ready queue
+        # How many handles at the head of _ready were queued before this
+        # iteration's poll (by the batch): a timer expiring in the poll runs
+        # after them, as asyncio appends expired timers behind them.
+        self._waiting = 0
         self._unarmed: list[Any] = []  # timer handles made by that batch, armed when it ends
         self._child_watchers: set[Child] = set()
         # asyncio counts its self-pipe here; the Async's wake-up stands in.
@@ -366,6 +372,7 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
                 self._in_batch = False
                 if self._unarmed:
                     self._arm_unarmed()
+        self._waiting = len(ready)
         idle = self._idle
         if ready or self._stopping:
             if not idle._active:  # start() and stop() are Python calls: only on a change
@@ -553,11 +560,15 @@ class EventLoop(unix_events._UnixSelectorEventLoop):
         handle._scheduled = False
         if handle._cancelled:
             return
-        if self._ready or self.ev._depth != self._run_depth:
-            # Behind what is queued already, as asyncio appends expired
-            # timers to its ready queue (a task just created takes its first
-            # step before a short wait_for timeout cancels it).
+        if self.ev._depth != self._run_depth:
             self._ready.append(handle)
+        elif self._waiting:
+            # Behind the handles queued before the poll, and before those
+            # this iteration's callbacks queued, as asyncio appends expired
+            # timers to its ready queue: a task just created takes its first
+            # step before a short wait_for timeout cancels it.
+            self._ready.insert(self._waiting, handle)
+            self._waiting += 1
         else:
             w.data = None
             if self._debug:

@@ -336,3 +336,21 @@ def test_a_timer_that_expires_behind_queued_callbacks_runs_after_them(aio: pyev.
     aio.run_forever()
     assert order == ["queued", "timer"]
 
+
+
+def test_timers_expiring_together_all_run_before_what_the_first_one_queues(aio: pyev.aio.EventLoop) -> None:
+    # asyncio moves every expired timer to the ready queue before it runs
+    # any: two timeouts due together both fire before the task step the
+    # first one's cancel() queues (nested asyncio.timeout blocks rely on it).
+    order: list[str] = []
+
+    def first() -> None:
+        order.append("first")
+        aio.call_soon(order.append, "queued by first")
+
+    when = aio.time() + 0.001
+    aio.call_at(when, first)
+    aio.call_at(when, order.append, "second")
+    aio.call_later(0.05, aio.stop)
+    aio.run_forever()
+    assert order == ["first", "second", "queued by first"]
