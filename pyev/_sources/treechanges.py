@@ -56,6 +56,12 @@ class FileChange(NamedTuple):
     old_path: str | None = None
 
 
+# directory -> the paths directly under it that appeared within the batch, or
+# that lead to one (insertion-ordered, as a dict): what a directory deleted or
+# moved within the batch takes with it is found without a look at every path.
+_Fresh = dict[str, dict[str, None]]
+
+
 def fold(changes: list[FileChange]) -> list[FileChange]:
     """The net effect of ``changes`` (in order of first appearance)."""
     if len(changes) < 2:
@@ -63,7 +69,7 @@ def fold(changes: list[FileChange]) -> list[FileChange]:
     # path -> [existed before, exists now, is_dir, written]
     net: dict[str, list[bool]] = {}
     moved_from: dict[str, str] = {}  # destination -> a source that existed before the batch
-    fresh = False  # some entry did not exist before the batch
+    fresh: _Fresh = {}  # the entries that did not exist before the batch, by directory
     for change, path, is_dir, old_path in changes:
         if change == MODIFIED:
             entry = net.get(path)
@@ -75,7 +81,7 @@ def fold(changes: list[FileChange]) -> list[FileChange]:
             entry = net.get(path)
             if entry is None:
                 net[path] = [False, True, is_dir, False]
-                fresh = True
+                _note(fresh, path)
             else:
                 entry[1] = True
                 entry[3] = entry[3] or entry[0]  # there before: replaced
@@ -88,7 +94,7 @@ def fold(changes: list[FileChange]) -> list[FileChange]:
                 entry[1] = False
             moved_from.pop(path, None)
             if is_dir and fresh:
-                _forget_fresh_under(net, path)
+                _forget_fresh_under(net, fresh, path)
         else:  # MOVED
             assert old_path is not None
             entry = net.get(old_path)
@@ -113,7 +119,7 @@ def fold(changes: list[FileChange]) -> list[FileChange]:
                 continue
             if target is None:
                 net[path] = [False, True, is_dir, written]
-                fresh = True
+                _note(fresh, path)
                 if origin is not None:
                     moved_from[path] = origin
             else:
@@ -123,7 +129,7 @@ def fold(changes: list[FileChange]) -> list[FileChange]:
                 if origin is not None and not target[0]:
                     moved_from[path] = origin
             if is_dir and fresh:
-                _rename_under(net, moved_from, old_path, path)
+                _rename_under(net, fresh, moved_from, old_path, path)
     out: list[FileChange] = []
     consumed: set[str] = set()
     for path, (before, now, is_dir, written) in net.items():
@@ -150,24 +156,55 @@ def fold(changes: list[FileChange]) -> list[FileChange]:
     return out
 
 
-def _forget_fresh_under(net: dict[str, list[bool]], directory: str) -> None:
+def _note(fresh: _Fresh, path: str) -> None:
+    """``path`` appeared within the batch: file it under its directory, and
+    that directory under its own, up to one already filed."""
+    while True:
+        cut = path.rfind("/")
+        parent = path[:cut]
+        siblings = fresh.get(parent)
+        if siblings is not None:
+            siblings[path] = None
+            return
+        fresh[parent] = {path: None}
+        if cut <= 0:
+            return
+        path = parent
+
+
+def _fresh_under(fresh: _Fresh, directory: str) -> list[str]:
+    """The paths filed under ``directory``, at any depth, each after its
+    directory."""
+    found: list[str] = []
+    stack = [directory]
+    while stack:
+        for path in fresh.get(stack.pop(), ()):
+            found.append(path)
+            stack.append(path)
+    return found
+
+
+def _forget_fresh_under(net: dict[str, list[bool]], fresh: _Fresh, directory: str) -> None:
     """A directory went away: what appeared under it within the batch never
     existed as far as the batch's outcome is concerned."""
-    prefix = directory + "/"
-    for path, entry in net.items():
-        if not entry[0] and path.startswith(prefix):
+    for path in _fresh_under(fresh, directory):
+        entry = net.get(path)
+        if entry is not None and not entry[0]:
             entry[1] = False
 
 
-def _rename_under(net: dict[str, list[bool]], moved_from: dict[str, str], old: str, new: str) -> None:
+def _rename_under(net: dict[str, list[bool]], fresh: _Fresh, moved_from: dict[str, str], old: str, new: str) -> None:
     """A directory moved: entries under it that appeared within the batch now
     live under the new path (those that existed before keep their old path:
     their changes happened there)."""
-    prefix = old + "/"
     cut = len(old)
-    for path in [p for p, entry in net.items() if not entry[0] and p.startswith(prefix)]:
+    for path in _fresh_under(fresh, old):
+        entry = net.get(path)
+        if entry is None or entry[0]:
+            continue
         renamed = new + path[cut:]
         net[renamed] = net.pop(path)
+        _note(fresh, renamed)
         origin = moved_from.pop(path, None)
         if origin is not None:
             moved_from[renamed] = origin
