@@ -4,7 +4,8 @@ Both mechanisms (inotify and polling) describe what they saw as a list of
 ``FileChange`` records, in the order they saw it. Before a batch reaches the
 user it is *folded* into its net effect, path by path: a file created and
 deleted again within the batch is not reported at all, one created and then
-written is ADDED once, one deleted and created again is MODIFIED, a move
+written is ADDED once, one deleted and created again is MODIFIED (a file
+replaced by a directory, or the other way round, is DELETED and ADDED), a move
 whose source appeared within the batch is no move (see below). With
 ``coalesce`` the batch is everything seen in the quiet period; without it,
 everything one inotify read (or one poll) brought.
@@ -66,7 +67,7 @@ def fold(changes: list[FileChange]) -> list[FileChange]:
     """The net effect of ``changes`` (in order of first appearance)."""
     if len(changes) < 2:
         return changes
-    # path -> [existed before, exists now, is_dir, written]
+    # path -> [existed before, exists now, is_dir, written, was a directory before]
     net: dict[str, list[bool]] = {}
     moved_from: dict[str, str] = {}  # destination -> a source that existed before the batch
     fresh: _Fresh = {}  # the entries that did not exist before the batch, by directory
@@ -74,13 +75,13 @@ def fold(changes: list[FileChange]) -> list[FileChange]:
         if change == MODIFIED:
             entry = net.get(path)
             if entry is None:
-                net[path] = [True, True, is_dir, True]
+                net[path] = [True, True, is_dir, True, is_dir]
             else:
                 entry[1] = entry[3] = True
         elif change == ADDED:
             entry = net.get(path)
             if entry is None:
-                net[path] = [False, True, is_dir, False]
+                net[path] = [False, True, is_dir, False, False]
                 _note(fresh, path)
             else:
                 entry[1] = True
@@ -89,7 +90,7 @@ def fold(changes: list[FileChange]) -> list[FileChange]:
         elif change == DELETED:
             entry = net.get(path)
             if entry is None:
-                net[path] = [True, False, is_dir, False]
+                net[path] = [True, False, is_dir, False, is_dir]
             else:
                 entry[1] = False
             moved_from.pop(path, None)
@@ -101,7 +102,7 @@ def fold(changes: list[FileChange]) -> list[FileChange]:
             origin = moved_from.pop(old_path, None)
             written = False
             if entry is None:
-                net[old_path] = [True, False, is_dir, False]
+                net[old_path] = [True, False, is_dir, False, is_dir]
                 origin = old_path
             else:
                 entry[1] = False
@@ -113,17 +114,19 @@ def fold(changes: list[FileChange]) -> list[FileChange]:
                 # A file that appeared within the batch, renamed onto path:
                 # an atomic save.
                 if target is None:
-                    net[path] = [True, True, False, True]
+                    net[path] = [True, True, False, True, False]
                 else:
                     target[1] = target[3] = True
+                    target[2] = False
                 continue
             if target is None:
-                net[path] = [False, True, is_dir, written]
+                net[path] = [False, True, is_dir, written, False]
                 _note(fresh, path)
                 if origin is not None:
                     moved_from[path] = origin
             else:
                 target[1] = True
+                target[2] = is_dir
                 # Replaced: unless it is the same file moved back where it was.
                 target[3] = target[3] or written or (target[0] and origin != path)
                 if origin is not None and not target[0]:
@@ -132,7 +135,7 @@ def fold(changes: list[FileChange]) -> list[FileChange]:
                 _rename_under(net, fresh, moved_from, old_path, path)
     out: list[FileChange] = []
     consumed: set[str] = set()
-    for path, (before, now, is_dir, written) in net.items():
+    for path, (before, now, is_dir, written, was_dir) in net.items():
         if path in consumed:
             continue
         origin = moved_from.get(path)
@@ -147,7 +150,11 @@ def fold(changes: list[FileChange]) -> list[FileChange]:
         if now and not before:
             out.append(FileChange(Change.ADDED, path, is_dir))
         elif before and not now:
-            out.append(FileChange(Change.DELETED, path, is_dir))
+            out.append(FileChange(Change.DELETED, path, was_dir))
+        elif before and is_dir != was_dir:
+            # A file replaced by a directory, or a directory by a file.
+            out.append(FileChange(Change.DELETED, path, was_dir))
+            out.append(FileChange(Change.ADDED, path, is_dir))
         elif before and written and not is_dir:
             out.append(FileChange(Change.MODIFIED, path, False))
     if consumed:

@@ -60,6 +60,10 @@ CASES = [
     (["ADDED d/", "ADDED d/f", "MOVED d/ -> e/"], ["ADDED e/", "ADDED e/f"]),
     (["MOVED d/ -> e/", "ADDED e/f"], ["MOVED d/ -> e/", "ADDED e/f"]),
     (["DELETED d/", "ADDED d/"], []),
+    # a file replaced by a directory of the same name, and the other way round
+    (["DELETED a", "ADDED a/"], ["DELETED a", "ADDED a/"]),
+    (["DELETED d/f", "DELETED d/", "ADDED d", "MODIFIED d"], ["DELETED d/f", "DELETED d/", "ADDED d"]),
+    (["DELETED a", "ADDED a/", "DELETED a/"], ["DELETED a"]),
 ]
 
 

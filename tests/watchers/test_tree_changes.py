@@ -218,3 +218,25 @@ def test_permission_owner_and_access_time_changes_are_not_modifications(tree_loo
     os.utime(tmp_path / "f", ns=(st.st_atime_ns + 10**9, st.st_mtime_ns))
     os.link(tmp_path / "f", tmp_path / "hard")
     expect(tree_loop, log, ["ADDED hard"])
+
+
+def test_a_file_replaced_by_a_directory_of_the_same_name_is_deleted_and_added(
+    tree_loop: ev.Loop, tmp_path: Path
+) -> None:
+    make_tree(tmp_path, {"f": "1"})
+    _, log = watch(tree_loop, tmp_path)
+    os.unlink(tmp_path / "f")
+    (tmp_path / "f").mkdir()
+    expect(tree_loop, log, ["DELETED f", "ADDED f/"])
+    write(tmp_path / "f/inside", "2")
+    expect(tree_loop, log, ["ADDED f/inside"])
+
+
+def test_a_directory_replaced_by_a_file_of_the_same_name_is_deleted_and_added(
+    tree_loop: ev.Loop, tmp_path: Path
+) -> None:
+    make_tree(tmp_path, {"d/f": "1"})
+    _, log = watch(tree_loop, tmp_path)
+    shutil.rmtree(tmp_path / "d")
+    write(tmp_path / "d", "now a file")
+    expect(tree_loop, log, ["DELETED d/f", "DELETED d/", "ADDED d"])
