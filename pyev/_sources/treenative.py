@@ -17,12 +17,13 @@ The facts this is built on:
   Only *create* events are dropped: a rename onto such a path after the
   listing must still count.
 - A rename is two events with one cookie, MOVED_FROM in the old directory
-  and MOVED_TO in the new one, queued together. Paired, they are a MOVED
-  (for a directory: every path under it in the map is rewritten, the
-  watches stay, since they follow inodes). A MOVED_FROM left unpaired once
-  the queue is read is a move out of the tree (DELETED, and the watches of
-  a directory dropped); a lone MOVED_TO is a move in (ADDED, and a
-  directory is listed as new).
+  and MOVED_TO in the new one, queued one after the other. Paired, they are
+  a MOVED (for a directory: every path under it in the map is rewritten,
+  the watches stay, since they follow inodes). A MOVED_FROM followed by
+  anything else, or left unpaired once the queue is read, is a move out of
+  the tree (DELETED, and the watches of a directory dropped), settled
+  before the next event counts; a lone MOVED_TO is a move in (ADDED, and
+  a directory is listed as new).
 - The root is judged from its parent, which holds a watch too (the
   *anchor*): its entry for the root's name says when the root is deleted,
   moved away, replaced (an atomic save of a file root), or comes back.
@@ -249,6 +250,12 @@ class NativeTree:
     # -- events ---------------------------------------------------------------
 
     def event(self, wd: int, mask: int, cookie: int, raw_name: bytes) -> None:
+        if self.moves and not (mask & IN_MOVED_TO and cookie in self.moves):
+            # A rename's MOVED_TO comes right after its MOVED_FROM: anything
+            # else first means the entry left the tree, before what follows
+            # (a new file or directory under the same name, the same
+            # directory moved back).
+            self.settle_moves()
         if wd == self.anchor:
             if raw_name == self.root_name:
                 self._root_event(mask)
