@@ -16,6 +16,14 @@ The facts this is built on:
   has been read empty, and a create event for one of them is dropped then.
   Only *create* events are dropped: a rename onto such a path after the
   listing must still count.
+- A new directory may be gone when its watch is to be placed: deleted, or
+  renamed already (``mkdir tmp && fill tmp && mv tmp final``, or its parent
+  renamed). Its path is kept (``missed``) until the queue has been read
+  empty; a rename of it or of a directory above it, read meanwhile, makes
+  pyev watch and list it where it is now. And a directory moved into one
+  whose watch was not in place yet (``mkdir new && mv old new/``) turns up
+  when the new one is listed, with the wd it had: a MOVED, found early,
+  whose lone MOVED_FROM is then no move out (``arrived``).
 - A rename is two events with one cookie, MOVED_FROM in the old directory
   and MOVED_TO in the new one, queued one after the other. Paired, they are
   a MOVED (for a directory: every path under it in the map is rewritten,
@@ -120,6 +128,8 @@ class NativeTree:
         "root_is_dir",
         "moves",
         "suppress",
+        "missed",
+        "arrived",
         "out",
         "fallback",
         "warned",
@@ -140,6 +150,8 @@ class NativeTree:
         self.root_is_dir = False
         self.moves: dict[int, tuple[str, bool, int]] = {}  # cookie -> (path, is_dir, verdict) of a MOVED_FROM
         self.suppress: set[str] = set()  # paths a listing reported, whose create event may follow
+        self.missed: set[str] = set()  # new directories gone before their watch was placed: moved, maybe
+        self.arrived: set[str] = set()  # the old paths of directories found moved before their move was read
         self.out: list[FileChange] = []
         self.fallback = False  # out of watches: to be polled instead
         self.warned: set[str] = set()  # directories it could not read, warned about
@@ -186,9 +198,12 @@ class NativeTree:
                 if wd >= 0:
                     known = dirs.get(wd)
                     if known is not None and known != prefix:
+                        if not _same_directory(known, directory):
+                            self._arrived(known[:-1], directory)
                         continue  # watched under another path already (a symlink loop, or a second way in)
                     dirs[wd] = prefix
                 elif not self.fallback:
+                    self.missed.add(directory)
                     continue  # gone, unreadable: nothing under it to report
             if self.fallback and not report:
                 return  # the start ran out of watches: the tree is polled instead
@@ -197,6 +212,7 @@ class NativeTree:
             try:
                 listing = os.scandir(directory)
             except (FileNotFoundError, NotADirectoryError):
+                self.missed.add(directory)
                 continue  # removed already: its events will say so
             except OSError as exc:
                 warn_unreadable(self.warned, directory, exc)
@@ -238,6 +254,33 @@ class NativeTree:
         prefix = directory if directory.endswith("/") else directory + "/"
         for wd in [wd for wd, path in self.dirs.items() if path.startswith(prefix)]:
             self.source.release(self, wd)
+
+    def _arrived(self, old: str, new: str) -> None:
+        """The directory watched as ``old`` is found at ``new``: it was moved
+        into a directory whose watch was not in place yet (``mkdir new &&
+        mv old new/``), so only its MOVED_FROM is queued. It is a MOVED, its
+        watches go with it, and that MOVED_FROM is no move out."""
+        self.rename_under(old, new)
+        self.arrived.add(old)
+        judge = self.judge
+        old_verdict = judge(os.path.basename(old), old, True)
+        verdict = judge(os.path.basename(new), new, True)
+        if old_verdict == REPORT and verdict == REPORT:
+            self.out.append(FileChange(Change.MOVED, new, True, old))
+        elif old_verdict == REPORT:
+            self.out.append(FileChange(Change.DELETED, old, True))
+        elif verdict == REPORT:
+            self.out.append(FileChange(Change.ADDED, new, True))
+
+    def _grow_missed(self, old: str, new: str) -> None:
+        """The directory ``old`` moved to ``new``: the new directories under
+        it (or it) that were gone when their watch was to be placed had
+        moved with it (``mkdir tmp && fill tmp && mv tmp final``). Watch and
+        list them where they are now."""
+        prefix = old + "/"
+        for lost in [path for path in self.missed if path == old or path.startswith(prefix)]:
+            self.missed.discard(lost)
+            self.grow(new + lost[len(old) :], report=True)
 
     def rename_under(self, old: str, new: str) -> None:
         prefix = old + "/"
@@ -289,10 +332,14 @@ class NativeTree:
                 self.grow(path, report=True)
         elif mask & IN_DELETE:
             self.suppress.discard(path)
+            self.missed.discard(path)
             if verdict == REPORT:
                 self.out.append(FileChange(Change.DELETED, path, is_dir))
         elif mask & IN_MOVED_FROM:
             self.suppress.discard(path)
+            if path in self.arrived:
+                self.arrived.discard(path)  # reported as MOVED already
+                return
             self.moves[cookie] = (path, is_dir, verdict)
         elif mask & IN_MOVED_TO:
             self._moved_in(path, is_dir, verdict, self.moves.pop(cookie, None))
@@ -326,6 +373,8 @@ class NativeTree:
             out.append(FileChange(Change.ADDED, path, is_dir))
         if is_dir and self.recursive:
             self.rename_under(old_path, path)
+            if self.missed:
+                self._grow_missed(old_path, path)
 
     def _moved_out(self, path: str, is_dir: bool, verdict: int) -> None:
         if verdict == REPORT:
@@ -376,6 +425,8 @@ class NativeTree:
             self.source.release(self, wd)
         self.moves.clear()
         self.suppress.clear()
+        self.missed.clear()
+        self.arrived.clear()
         if self.anchor < 0:
             self.source.poll_for_root(self.w)
 
@@ -505,6 +556,13 @@ def _touched(path: str) -> bool:
     except OSError:
         return False  # gone: its deletion is reported on its own
     return st.st_mtime_ns == st.st_ctime_ns
+
+
+def _same_directory(a: str, b: str) -> bool:
+    try:
+        return os.path.samestat(os.stat(a), os.stat(b))
+    except OSError:
+        return False
 
 
 def _isdir(st: os.stat_result) -> bool:

@@ -269,6 +269,8 @@ class TreeSource:
             self.synced_ns = before
             for state in natives:
                 state.suppress.clear()
+                state.missed.clear()
+                state.arrived.clear()
         for state in natives:
             if state.fallback and self.trees.get(state.w) is state:
                 self._to_polling(state.w, state)

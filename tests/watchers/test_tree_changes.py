@@ -284,3 +284,38 @@ def test_a_directory_moved_out_of_the_tree_and_back_at_once_is_still_watched(
     assert got == ([] if mechanism == "polling" else ["ADDED d/f"])
     write(root / "d/later", "2")
     expect(tree_loop, log, ["ADDED d/later"])
+
+
+def test_a_directory_filled_under_a_temporary_name_and_renamed_reports_every_entry_and_stays_watched(
+    tree_loop: ev.Loop, tmp_path: Path
+) -> None:
+    # How unpackers and package managers install a directory; all of it is
+    # done before the watcher reads the first event.
+    _, log = watch(tree_loop, tmp_path)
+    make_tree(tmp_path, {"pkg.tmp/f": "1", "pkg.tmp/sub/g": "2"})
+    os.rename(tmp_path / "pkg.tmp", tmp_path / "pkg")
+    expect(tree_loop, log, ["ADDED pkg/", "ADDED pkg/f", "ADDED pkg/sub/", "ADDED pkg/sub/g"])
+    write(tmp_path / "pkg/sub/later", "3")
+    expect(tree_loop, log, ["ADDED pkg/sub/later"])
+
+
+def test_a_directory_moved_into_a_new_directory_is_moved_and_stays_watched(tree_loop: ev.Loop, tmp_path: Path) -> None:
+    make_tree(tmp_path, {"old/f": "1", "old/sub/g": "2"})
+    _, log = watch(tree_loop, tmp_path)
+    (tmp_path / "new").mkdir()
+    os.rename(tmp_path / "old", tmp_path / "new/old")
+    expect(tree_loop, log, ["ADDED new/", "MOVED old/ -> new/old/"])
+    write(tmp_path / "new/old/sub/later", "3")
+    write(tmp_path / "new/old/f", "changed")
+    expect(tree_loop, log, ["ADDED new/old/sub/later", "MODIFIED new/old/f"])
+
+
+def test_a_new_directory_whose_parent_is_renamed_at_once_is_watched(tree_loop: ev.Loop, tmp_path: Path) -> None:
+    make_tree(tmp_path, {"a": None})
+    _, log = watch(tree_loop, tmp_path)
+    (tmp_path / "a/sub").mkdir()
+    os.rename(tmp_path / "a", tmp_path / "b")
+    write(tmp_path / "b/sub/f", "1")
+    expect(tree_loop, log, ["MOVED a/ -> b/", "ADDED b/sub/", "ADDED b/sub/f"])
+    write(tmp_path / "b/sub/later", "2")
+    expect(tree_loop, log, ["ADDED b/sub/later"])
