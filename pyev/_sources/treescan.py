@@ -9,9 +9,14 @@ st_mtime_ns, is_dir)``. Two snapshots compare to a list of changes:
   (a new inode under the same name is an atomic save: MODIFIED too);
   directories change only by appearing, disappearing or moving, since
   their own times move with every entry added or removed;
-- a DELETED and an ADDED path of the same identity and kind are one MOVED;
-  the entries of a moved directory, found again at the same place under
-  its new path, are part of that one move and not listed.
+- a DELETED and an ADDED path of the same identity and kind (and, for a
+  file, size and modification time) are one MOVED: a rename changes none
+  of them, while a new file may be given the inode of one just deleted
+  (ext4 does so at once). A directory's time moves with its entries, so
+  its identity alone decides (a directory's inode can only be reused once
+  it was removed empty: such a false move leaves the same tree as the
+  truth). The entries of a moved directory, found again at the same place
+  under its new path, are part of that one move and not listed.
 
 Without inotify this is the whole mechanism; with it, only the fallback
 (``Loop(inotify=False)``, filesystems where inotify misses changes, the
@@ -116,9 +121,6 @@ def diff(old: Snapshot, new: Snapshot) -> list[FileChange]:
             else:
                 if path not in moves.implied:
                     out.append(FileChange(Change.MOVED, path, entry[4], source))
-                before = old[source]
-                if not entry[4] and (entry[2] != before[2] or entry[3] != before[3]):
-                    out.append(FileChange(Change.MODIFIED, path, False))
         elif path in modified:
             out.append(FileChange(Change.MODIFIED, path, False))
     return out
@@ -143,13 +145,20 @@ def _pair_moves(old: Snapshot, new: Snapshot, deleted: list[str], added: list[st
         by_identity[(dev, ino, is_dir)] = path
     dir_moves: dict[str, str] = {}
     for path in added:
-        dev, ino, _, _, is_dir = new[path]
-        source = by_identity.pop((dev, ino, is_dir), None)
-        if source is not None:
-            moves.source_of[path] = source
-            moves.sources.add(source)
-            if is_dir:
-                dir_moves[path] = source
+        dev, ino, size, mtime, is_dir = new[path]
+        source = by_identity.get((dev, ino, is_dir))
+        if source is None:
+            continue
+        before = old[source]
+        if not is_dir and (size != before[2] or mtime != before[3]):
+            # A rename changes neither; a file that did was deleted, and its
+            # inode given to a new one (ext4 does so at once).
+            continue
+        del by_identity[(dev, ino, is_dir)]
+        moves.source_of[path] = source
+        moves.sources.add(source)
+        if is_dir:
+            dir_moves[path] = source
     if dir_moves:
         for path, source in moves.source_of.items():
             # Implied when some moved ancestor explains it: same place under

@@ -319,3 +319,25 @@ def test_a_new_directory_whose_parent_is_renamed_at_once_is_watched(tree_loop: e
     expect(tree_loop, log, ["MOVED a/ -> b/", "ADDED b/sub/", "ADDED b/sub/f"])
     write(tmp_path / "b/sub/later", "2")
     expect(tree_loop, log, ["ADDED b/sub/later"])
+
+
+def test_a_file_deleted_and_another_created_is_no_move(tree_loop: ev.Loop, tmp_path: Path) -> None:
+    # ext4 gives the new file the inode just freed: the identity alone does
+    # not tell a rename.
+    make_tree(tmp_path, {"f": "old"})
+    hour_ago = time.time_ns() - 3600 * 10**9
+    os.utime(tmp_path / "f", ns=(hour_ago, hour_ago))
+    _, log = watch(tree_loop, tmp_path)
+    os.unlink(tmp_path / "f")
+    write(tmp_path / "g", "new contents")
+    expect(tree_loop, log, ["DELETED f", "ADDED g"])
+
+
+def test_a_directory_renamed_and_written_into_at_once_is_one_move(tree_loop: ev.Loop, tmp_path: Path) -> None:
+    make_tree(tmp_path, {"a/f": "1", "a/sub/g": "2"})
+    hour_ago = time.time_ns() - 3600 * 10**9
+    os.utime(tmp_path / "a", ns=(hour_ago, hour_ago))
+    _, log = watch(tree_loop, tmp_path)
+    os.rename(tmp_path / "a", tmp_path / "b")
+    write(tmp_path / "b/new", "3")
+    expect(tree_loop, log, ["MOVED a/ -> b/", "ADDED b/new"])
