@@ -5,8 +5,13 @@ Both mechanisms (inotify and polling) describe what they saw as a list of
 user it is *folded* into its net effect, path by path: a file created and
 deleted again within the batch is not reported at all, one created and then
 written is ADDED once, one deleted and created again is MODIFIED (a file
-replaced by a directory, or the other way round, is DELETED and ADDED), a move
-whose source appeared within the batch is no move (see below). With
+replaced by a directory is DELETED and ADDED), a move whose source appeared
+within the batch is no move (see below). A directory that comes back where
+one left within the batch (deleted, or moved away, then created or moved
+there again) splits the batch: what came before is folded and reported
+first, so that the directory that left (with what was in it: a directory
+moved away is one DELETED with inotify) and the one that came are both
+reported, in that order. With
 ``coalesce`` the batch is everything seen in the quiet period; without it,
 everything one inotify read (or one poll) brought.
 
@@ -67,11 +72,36 @@ def fold(changes: list[FileChange]) -> list[FileChange]:
     """The net effect of ``changes`` (in order of first appearance)."""
     if len(changes) < 2:
         return changes
+    out: list[FileChange] = []
+    start = 0
+    while start < len(changes):
+        start = _fold_part(changes, start, out)
+    return out
+
+
+def _fold_part(changes: list[FileChange], start: int, out: list[FileChange]) -> int:
+    """Fold ``changes`` from ``start`` into ``out``, up to a directory that
+    comes back where one left (deleted, or moved away, then created or moved
+    there again): what follows is folded apart, so that the directory that
+    left is reported, with what was in it, before the one that came.
+    Returns where the next part starts."""
     # path -> [existed before, exists now, is_dir, written, was a directory before]
     net: dict[str, list[bool]] = {}
     moved_from: dict[str, str] = {}  # destination -> a source that existed before the batch
     fresh: _Fresh = {}  # the entries that did not exist before the batch, by directory
-    for change, path, is_dir, old_path in changes:
+    left: set[str] = set()  # where directories were deleted or moved away from
+    end = len(changes)
+    for i in range(start, end):
+        change, path, is_dir, old_path = changes[i]
+        if (
+            left
+            and change != MODIFIED
+            and change != DELETED
+            and path in left
+            and not (change == MOVED and moved_from.get(old_path or "") == path)  # the same one, back
+        ):
+            end = i
+            break
         if change == MODIFIED:
             entry = net.get(path)
             if entry is None:
@@ -94,10 +124,14 @@ def fold(changes: list[FileChange]) -> list[FileChange]:
             else:
                 entry[1] = False
             moved_from.pop(path, None)
-            if is_dir and fresh:
-                _forget_fresh_under(net, fresh, path)
+            if is_dir:
+                left.add(path)
+                if fresh:
+                    _forget_fresh_under(net, fresh, path)
         else:  # MOVED
             assert old_path is not None
+            if is_dir:
+                left.add(old_path)
             entry = net.get(old_path)
             origin = moved_from.pop(old_path, None)
             written = False
@@ -133,7 +167,7 @@ def fold(changes: list[FileChange]) -> list[FileChange]:
                     moved_from[path] = origin
             if is_dir and fresh:
                 _rename_under(net, fresh, moved_from, old_path, path)
-    out: list[FileChange] = []
+    first = len(out)
     consumed: set[str] = set()
     for path, (before, now, is_dir, written, was_dir) in net.items():
         if path in consumed:
@@ -159,8 +193,8 @@ def fold(changes: list[FileChange]) -> list[FileChange]:
             out.append(FileChange(Change.MODIFIED, path, False))
     if consumed:
         # A source reported before its move's destination was appended first.
-        out = [c for c in out if not (c.change == DELETED and c.path in consumed)]
-    return out
+        out[first:] = [c for c in out[first:] if not (c.change == DELETED and c.path in consumed)]
+    return end
 
 
 def _note(fresh: _Fresh, path: str) -> None:
@@ -210,6 +244,9 @@ def _rename_under(net: dict[str, list[bool]], fresh: _Fresh, moved_from: dict[st
         if entry is None or entry[0]:
             continue
         renamed = new + path[cut:]
+        # What was at the new path went before (a directory is moved over
+        # an empty one only): the entry comes after the move, in its place.
+        net.pop(renamed, None)
         net[renamed] = net.pop(path)
         _note(fresh, renamed)
         origin = moved_from.pop(path, None)

@@ -59,7 +59,22 @@ CASES = [
     (["ADDED d/", "ADDED d/f", "DELETED d/"], []),
     (["ADDED d/", "ADDED d/f", "MOVED d/ -> e/"], ["ADDED e/", "ADDED e/f"]),
     (["MOVED d/ -> e/", "ADDED e/f"], ["MOVED d/ -> e/", "ADDED e/f"]),
-    (["DELETED d/", "ADDED d/"], []),
+    # a directory replaced, or moved away with a new one made in its place:
+    # what was in it is gone (inotify reports a directory moved away as one
+    # DELETED, its entries unlisted)
+    (["DELETED d/", "ADDED d/"], ["DELETED d/", "ADDED d/"]),
+    (["MOVED d/ -> e/", "ADDED d/", "ADDED d/f"], ["MOVED d/ -> e/", "ADDED d/", "ADDED d/f"]),
+    (["DELETED e/", "MOVED d/ -> e/"], ["DELETED e/", "MOVED d/ -> e/"]),
+    (["MOVED d/ -> e/", "ADDED d/", "DELETED e/"], ["MOVED d/ -> e/", "ADDED d/", "DELETED e/"]),
+    (
+        ["DELETED a/b/f", "DELETED a/b/", "DELETED a/", "ADDED a/", "ADDED a/b/", "ADDED a/b/f"],
+        ["DELETED a/b/f", "DELETED a/b/", "DELETED a/", "ADDED a/", "ADDED a/b/", "ADDED a/b/f"],
+    ),
+    (["MOVED d/ -> e/", "MOVED e/ -> d/"], []),
+    # a directory moved over an emptied one: what it holds comes after it
+    (["ADDED d/b/", "DELETED c/b/", "MOVED d/ -> c/"], ["MOVED d/ -> c/", "ADDED c/b/"]),
+    # a file moved away and another made in its place: its changes say it all
+    (["MOVED a -> a.bak", "ADDED a"], ["MODIFIED a", "ADDED a.bak"]),
     # a file replaced by a directory of the same name, and the other way round
     (["DELETED a", "ADDED a/"], ["DELETED a", "ADDED a/"]),
     (["DELETED d/f", "DELETED d/", "ADDED d", "MODIFIED d"], ["DELETED d/f", "DELETED d/", "ADDED d"]),
