@@ -82,9 +82,9 @@ def fold(changes: list[FileChange]) -> list[FileChange]:
 def _fold_part(changes: list[FileChange], start: int, out: list[FileChange]) -> int:
     """Fold ``changes`` from ``start`` into ``out``, up to a directory that
     comes back where one left (deleted, or moved away, then created or moved
-    there again): what follows is folded apart, so that the directory that
-    left is reported, with what was in it, before the one that came.
-    Returns where the next part starts."""
+    there again), or one moved where a file left: what follows is folded
+    apart, so that what left is reported, with what was in it, before the
+    directory that came. Returns where the next part starts."""
     # path -> [existed before, exists now, is_dir, written, was a directory before]
     net: dict[str, list[bool]] = {}
     moved_from: dict[str, str] = {}  # destination -> a source that existed before the batch
@@ -93,15 +93,14 @@ def _fold_part(changes: list[FileChange], start: int, out: list[FileChange]) -> 
     end = len(changes)
     for i in range(start, end):
         change, path, is_dir, old_path = changes[i]
-        if (
-            left
-            and change != MODIFIED
-            and change != DELETED
-            and path in left
-            and not (change == MOVED and moved_from.get(old_path or "") == path)  # the same one, back
-        ):
-            end = i
-            break
+        if change == ADDED or change == MOVED:
+            arrives_where_one_left = path in left
+            if change == MOVED and is_dir and not arrives_where_one_left:
+                vacated = net.get(path)
+                arrives_where_one_left = vacated is not None and not vacated[1]  # a file, say
+            if arrives_where_one_left and not (change == MOVED and moved_from.get(old_path or "") == path):
+                end = i  # (not the same one back)
+                break
         if change == MODIFIED:
             entry = net.get(path)
             if entry is None:

@@ -71,6 +71,8 @@ CASES = [
         ["DELETED a/b/f", "DELETED a/b/", "DELETED a/", "ADDED a/", "ADDED a/b/", "ADDED a/b/f"],
     ),
     (["MOVED d/ -> e/", "MOVED e/ -> d/"], []),
+    # a directory moved where a file was: the move stands
+    (["DELETED d", "MOVED a/ -> d/"], ["DELETED d", "MOVED a/ -> d/"]),
     # a directory moved over an emptied one: what it holds comes after it
     (["ADDED d/b/", "DELETED c/b/", "MOVED d/ -> c/"], ["MOVED d/ -> c/", "ADDED c/b/"]),
     # a file moved away and another made in its place: its changes say it all

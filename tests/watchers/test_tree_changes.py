@@ -376,6 +376,11 @@ def _moved_into_a_moved_directory(root: Path, outside: Path) -> None:
     os.rename(root / "e/g", root / "x/g")
 
 
+def _moved_where_a_file_was(root: Path, outside: Path) -> None:
+    os.unlink(root / "e/g")
+    os.rename(root / "d", root / "e/g")
+
+
 @pytest.mark.parametrize(
     "change",
     [
@@ -385,6 +390,7 @@ def _moved_into_a_moved_directory(root: Path, outside: Path) -> None:
         _removed_and_made_again,
         _moved_over_an_emptied_directory,
         _moved_into_a_moved_directory,
+        _moved_where_a_file_was,
     ],
 )
 def test_replaying_the_changes_in_order_gives_the_tree_as_it_is(
@@ -400,3 +406,4 @@ def test_replaying_the_changes_in_order_gives_the_tree_as_it_is(
     run_for(tree_loop, log.quiet)
     replay(tree, log.changes, root)
     assert tree == expected, log.described()
+
