@@ -130,6 +130,7 @@ class NativeTree:
         "suppress",
         "missed",
         "arrived",
+        "renamed",
         "out",
         "fallback",
         "warned",
@@ -152,6 +153,7 @@ class NativeTree:
         self.suppress: set[str] = set()  # paths a listing reported, whose create event may follow
         self.missed: set[str] = set()  # new directories gone before their watch was placed: moved, maybe
         self.arrived: set[str] = set()  # the old paths of directories found moved before their move was read
+        self.renamed: dict[str, str] = {}  # new path -> old path of the directories renamed since the queue was empty
         self.out: list[FileChange] = []
         self.fallback = False  # out of watches: to be polled instead
         self.warned: set[str] = set()  # directories it could not read, warned about
@@ -198,9 +200,17 @@ class NativeTree:
                 if wd >= 0:
                     known = dirs.get(wd)
                     if known is not None and known != prefix:
-                        if not _same_directory(known, directory):
+                        if _same_directory(known, directory):
+                            continue  # watched under another path already (a symlink loop, or a second way in)
+                        if self.renamed.get(known[:-1]) != directory:
                             self._arrived(known[:-1], directory)
-                        continue  # watched under another path already (a symlink loop, or a second way in)
+                            continue
+                        # A rename read late moved this watch along, but
+                        # the directory renamed was another one of this
+                        # name, made and renamed before this one: this one
+                        # is here, and that one, never watched, is there.
+                        self.rename_under(known[:-1], directory)
+                        stack.append(known[:-1])
                     dirs[wd] = prefix
                 elif not self.fallback:
                     self.missed.add(directory)
@@ -373,6 +383,7 @@ class NativeTree:
             out.append(FileChange(Change.ADDED, path, is_dir))
         if is_dir and self.recursive:
             self.rename_under(old_path, path)
+            self.renamed[path] = old_path
             if self.missed:
                 self._grow_missed(old_path, path)
 
@@ -427,6 +438,7 @@ class NativeTree:
         self.suppress.clear()
         self.missed.clear()
         self.arrived.clear()
+        self.renamed.clear()
         if self.anchor < 0:
             self.source.poll_for_root(self.w)
 

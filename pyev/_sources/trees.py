@@ -271,6 +271,7 @@ class TreeSource:
                 state.suppress.clear()
                 state.missed.clear()
                 state.arrived.clear()
+                state.renamed.clear()
         for state in natives:
             if state.fallback and self.trees.get(state.w) is state:
                 self._to_polling(state.w, state)

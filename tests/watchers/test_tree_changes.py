@@ -407,3 +407,20 @@ def test_replaying_the_changes_in_order_gives_the_tree_as_it_is(
     replay(tree, log.changes, root)
     assert tree == expected, log.described()
 
+
+def test_a_directory_made_and_renamed_while_another_of_its_name_is_made_is_watched(
+    tree_loop: ev.Loop, tmp_path: Path
+) -> None:
+    # Both made before the watcher reads the first event: when it places the
+    # watch for the first c.tmp, the path is the second one's already.
+    _, log = watch(tree_loop, tmp_path)
+    make_tree(tmp_path, {"c.tmp/f1": "1"})
+    os.rename(tmp_path / "c.tmp", tmp_path / "c")
+    make_tree(tmp_path, {"c.tmp/f2": "2"})
+    got = expect_at_least(tree_loop, log, ["ADDED c/", "ADDED c/f1", "ADDED c.tmp/", "ADDED c.tmp/f2"])
+    # (inotify lists the second one's f2 under c too: it was listed under
+    # c.tmp before the rename was read)
+    assert set(got) <= {"ADDED c/", "ADDED c/f1", "ADDED c.tmp/", "ADDED c.tmp/f2", "ADDED c/f2"}
+    write(tmp_path / "c/later", "3")
+    write(tmp_path / "c.tmp/later", "4")
+    expect(tree_loop, log, ["ADDED c/later", "ADDED c.tmp/later"])
