@@ -131,6 +131,7 @@ class NativeTree:
         "missed",
         "arrived",
         "renamed",
+        "links",
         "out",
         "fallback",
         "warned",
@@ -154,6 +155,7 @@ class NativeTree:
         self.missed: set[str] = set()  # new directories gone before their watch was placed: moved, maybe
         self.arrived: set[str] = set()  # the old paths of directories found moved before their move was read
         self.renamed: dict[str, str] = {}  # new path -> old path of the directories renamed since the queue was empty
+        self.links: set[str] = set()  # with follow: the symlinks to directories, which are watched through
         self.out: list[FileChange] = []
         self.fallback = False  # out of watches: to be polled instead
         self.warned: set[str] = set()  # directories it could not read, warned about
@@ -241,6 +243,8 @@ class NativeTree:
                         path = entry.path
                         if judge(entry.name, path, True) != SKIP:
                             stack.append(path)
+                            if follow and entry.is_symlink():
+                                self.links.add(path)
                     continue
                 for entry in listing:
                     try:
@@ -258,12 +262,16 @@ class NativeTree:
                         # (without a watch, no wd tells a symlink loop: the
                         # polling that takes over looks through the links)
                         stack.append(path)
+                        if follow and entry.is_symlink():
+                            self.links.add(path)
 
     def drop_under(self, directory: str) -> None:
         """Release the watches of ``directory`` and of everything under it."""
         prefix = directory if directory.endswith("/") else directory + "/"
         for wd in [wd for wd, path in self.dirs.items() if path.startswith(prefix)]:
             self.source.release(self, wd)
+        if self.links:
+            self.links.difference_update([link for link in self.links if link.startswith(prefix)])
 
     def _arrived(self, old: str, new: str) -> None:
         """The directory watched as ``old`` is found at ``new``: it was moved
@@ -299,6 +307,10 @@ class NativeTree:
         for wd, path in list(dirs.items()):
             if path.startswith(prefix):
                 dirs[wd] = new + path[cut:]
+        links = self.links
+        for link in [link for link in links if link.startswith(prefix)] if links else ():
+            links.discard(link)
+            links.add(new + link[cut:])
 
     # -- events ---------------------------------------------------------------
 
@@ -326,6 +338,16 @@ class NativeTree:
         name = raw_name.decode(_ENCODING, _ERRORS)
         path = prefix + name
         is_dir = bool(mask & IN_ISDIR)
+        link = False
+        if self.follow and not is_dir and not mask & _WRITTEN:
+            # A symlink to a directory is one, followed.
+            if mask & _APPEARS:
+                link = is_dir = os.path.isdir(path)
+                if link:
+                    self.links.add(path)
+            elif path in self.links:
+                link = is_dir = True
+                self.links.discard(path)
         verdict = self.judge(name, path, is_dir)
         if mask & _WRITTEN:
             if verdict == REPORT and not is_dir and (mask & IN_MODIFY or _touched(path)):
@@ -345,6 +367,8 @@ class NativeTree:
             self.missed.discard(path)
             if verdict == REPORT:
                 self.out.append(FileChange(Change.DELETED, path, is_dir))
+            if link:
+                self.drop_under(path)  # its target stays, and its watches with it
         elif mask & IN_MOVED_FROM:
             self.suppress.discard(path)
             if path in self.arrived:
