@@ -73,6 +73,13 @@ class PolledTree:
         snap = scan(w._path, w._recursive, w._follow_symlinks, w._judge, unreadable)
         for path, exc in unreadable:
             warn_unreadable(self.warned, path, exc)
+        if unreadable and self.snapshot:
+            # What was seen in a directory that can no longer be read is
+            # taken to be there still: unreadable is not empty.
+            kept = tuple(path if path.endswith("/") else path + "/" for path, _ in unreadable)
+            for path, entry in self.snapshot.items():
+                if path.startswith(kept) and path not in snap:
+                    snap[path] = entry
         return snap
 
     def poll(self) -> list[FileChange]:

@@ -258,3 +258,19 @@ def test_an_unreadable_new_directory_is_added_skipped_with_a_warning_and_the_res
     messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
     assert messages and all("locked" in m for m in messages)
     assert len(messages) == 1  # once, not at every poll
+
+
+def test_a_directory_that_becomes_unreadable_is_not_reported_emptied(
+    tree_loop: ev.Loop, tmp_path: Path, make_unreadable: object, mechanism: str
+) -> None:
+    make_tree(tmp_path, {"locked/f": "1", "locked/sub/g": "2"})
+    _, log = watch(tree_loop, tmp_path)
+    make_unreadable(tmp_path / "locked")  # type: ignore[operator]
+    write(tmp_path / "other")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        expect(tree_loop, log, ["ADDED other"])
+    # Polling cannot list it any more, and says so; inotify's watch stays.
+    messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert all("locked" in m for m in messages)
+    assert len(messages) == (1 if mechanism == "polling" else 0)
