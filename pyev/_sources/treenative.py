@@ -181,10 +181,11 @@ class NativeTree:
         self.anchor = wd
         return True
 
-    def grow(self, top: str, *, report: bool, is_root: bool = False) -> None:
+    def grow(self, top: str, *, report: bool, is_root: bool = False, placed: set[int] | None = None) -> None:
         """Watch ``top`` and the directories under it, listing each once its
         watch is in place; with ``report``, every entry found is ADDED. Out
-        of watches (``fallback``), the listing still reports."""
+        of watches (``fallback``), the listing still reports. The wds of the
+        directories it finds are added to ``placed``."""
         source = self.source
         judge = self.judge
         recursive = self.recursive
@@ -205,7 +206,9 @@ class NativeTree:
                         if _same_directory(known, directory):
                             continue  # watched under another path already (a symlink loop, or a second way in)
                         if self.renamed.get(known[:-1]) != directory:
-                            self._arrived(known[:-1], directory)
+                            moved = self._arrived(known[:-1], directory)
+                            if placed is not None:
+                                placed.update(moved)
                             continue
                         # A rename read late moved this watch along, but
                         # the directory renamed was another one of this
@@ -214,6 +217,8 @@ class NativeTree:
                         self.rename_under(known[:-1], directory)
                         stack.append(known[:-1])
                     dirs[wd] = prefix
+                    if placed is not None:
+                        placed.add(wd)
                 elif not self.fallback:
                     self.missed.add(directory)
                     continue  # gone, unreadable: nothing under it to report
@@ -273,12 +278,13 @@ class NativeTree:
         if self.links:
             self.links.difference_update([link for link in self.links if link.startswith(prefix)])
 
-    def _arrived(self, old: str, new: str) -> None:
+    def _arrived(self, old: str, new: str) -> list[int]:
         """The directory watched as ``old`` is found at ``new``: it was moved
         into a directory whose watch was not in place yet (``mkdir new &&
         mv old new/``), so only its MOVED_FROM is queued. It is a MOVED, its
-        watches go with it, and that MOVED_FROM is no move out."""
-        self.rename_under(old, new)
+        watches go with it, and that MOVED_FROM is no move out. Returns the
+        wds that went with it."""
+        moved = self.rename_under(old, new)
         self.arrived.add(old)
         judge = self.judge
         old_verdict = judge(os.path.basename(old), old, True)
@@ -289,6 +295,7 @@ class NativeTree:
             self.out.append(FileChange(Change.DELETED, old, True))
         elif verdict == REPORT:
             self.out.append(FileChange(Change.ADDED, new, True))
+        return moved
 
     def _grow_missed(self, old: str, new: str) -> None:
         """The directory ``old`` moved to ``new``: the new directories under
@@ -300,17 +307,20 @@ class NativeTree:
             self.missed.discard(lost)
             self.grow(new + lost[len(old) :], report=True)
 
-    def rename_under(self, old: str, new: str) -> None:
+    def rename_under(self, old: str, new: str) -> list[int]:
+        """The directory ``old`` is ``new`` now: so is everything under it.
+        Returns the wds renamed."""
         prefix = old + "/"
         cut = len(old)
         dirs = self.dirs
-        for wd, path in list(dirs.items()):
-            if path.startswith(prefix):
-                dirs[wd] = new + path[cut:]
+        moved = [wd for wd, path in dirs.items() if path.startswith(prefix)]
+        for wd in moved:
+            dirs[wd] = new + dirs[wd][cut:]
         links = self.links
         for link in [link for link in links if link.startswith(prefix)] if links else ():
             links.discard(link)
             links.add(new + link[cut:])
+        return moved
 
     # -- events ---------------------------------------------------------------
 
@@ -542,8 +552,7 @@ class NativeTree:
                 self.dirs[wd] = prefix
                 if reported:
                     self.out.append(FileChange(Change.ADDED, directory, True))
-                self.grow(directory, report=True)
-                seen.update(wd for wd, path in self.dirs.items() if path.startswith(prefix))
+                self.grow(directory, report=True, placed=seen)
                 continue
             if old_prefix != prefix:
                 implied = any(

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import pytest
 
 import pyev as ev
 from pyev import _linux
-from pyev._sources import trees
+from pyev._sources import treenative, trees
 
 from .helpers import run_until
 from .tree_helpers import expect, expect_at_least, make_tree, watch, write
@@ -274,3 +277,43 @@ def test_a_directory_that_becomes_unreadable_is_not_reported_emptied(
     messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
     assert all("locked" in m for m in messages)
     assert len(messages) == (1 if mechanism == "polling" else 0)
+
+
+def _lines_run_to_rescan(loop: ev.Loop, root: Path, new_directories: int) -> int:
+    """How many lines of treenative.py a rescan runs after ``new_directories``
+    were made unseen: the work done, counted without a clock."""
+    root.mkdir()
+    tree, _ = watch(loop, root)
+    for n in range(new_directories):
+        (root / f"d{n}").mkdir()
+    assert loop._trees is not None
+    state = loop._trees.trees[tree]
+    assert isinstance(state, treenative.NativeTree)
+    count = 0
+
+    def line(frame: FrameType, event: str, arg: Any) -> Callable[..., Any]:
+        nonlocal count
+        if event == "line":
+            count += 1
+        return line
+
+    def call(frame: FrameType, event: str, arg: Any) -> Callable[..., Any] | None:
+        return line if frame.f_code.co_filename == treenative.__file__ else None
+
+    previous = sys.gettrace()
+    sys.settrace(call)
+    try:
+        state.rescan(0)
+    finally:
+        sys.settrace(previous)
+    assert len(state.out) == new_directories
+    tree.stop()
+    return count
+
+
+def test_a_rescan_takes_time_in_proportion_to_the_new_directories(inotify_loop: ev.Loop, tmp_path: Path) -> None:
+    # The overflow of a burst that made thousands of directories: four times
+    # the directories, about four times the work, not sixteen.
+    small = _lines_run_to_rescan(inotify_loop, tmp_path / "small", 100)
+    large = _lines_run_to_rescan(inotify_loop, tmp_path / "large", 400)
+    assert large < 5 * small, (small, large)
