@@ -260,7 +260,8 @@ class TreeSource:
                         state.event(wd, mask, cookie, name)
         natives = [state for state in self.trees.values() if isinstance(state, NativeTree)]
         for state in natives:
-            if state.moves:
+            if state.moves and (drained or overflow or state.fallback):
+                # (else the MOVED_TO may be the next event still queued)
                 state.settle_moves()
         if overflow:
             warnings.warn(

@@ -317,3 +317,24 @@ def test_a_rescan_takes_time_in_proportion_to_the_new_directories(inotify_loop: 
     small = _lines_run_to_rescan(inotify_loop, tmp_path / "small", 100)
     large = _lines_run_to_rescan(inotify_loop, tmp_path / "large", 400)
     assert large < 5 * small, (small, large)
+
+
+def test_a_rename_read_over_two_wake_ups_is_one_move(
+    inotify_loop: ev.Loop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A busy queue: a wake-up reads MAX_READS times and leaves the rest
+    # queued, here right after a rename's MOVED_FROM.
+    make_tree(tmp_path, {"a/f": "1", "b": None})
+    _, log = watch(inotify_loop, tmp_path)
+    os.rename(tmp_path / "a/f", tmp_path / "b/f")
+    source = inotify_loop._trees
+    assert source is not None
+    events = _linux.inotify_read_events(source.ifd)
+    cut = next(i for i, (_, mask, _, _) in enumerate(events) if mask & _linux.IN_MOVED_FROM) + 1
+    reads = [events[:cut], events[cut:], []]
+    monkeypatch.setattr(_linux, "inotify_read_events", lambda fd: reads.pop(0) if reads else [])
+    monkeypatch.setattr(trees, "MAX_READS", 1)
+    while reads:
+        source._on_inotify()  # one wake-up each (called here: the fd is read already)
+    inotify_loop.run(ev.RUN_NOWAIT)  # the callback
+    assert log.described() == ["MOVED a/f -> b/f"]
