@@ -16,13 +16,22 @@ The facts this is built on:
   has been read empty, and a create event for one of them is dropped then.
   Only *create* events are dropped: a rename onto such a path after the
   listing must still count.
+- A new directory may be gone when its watch is to be placed: deleted, or
+  renamed already (``mkdir tmp && fill tmp && mv tmp final``, or its parent
+  renamed). Its path is kept (``missed``) until the queue has been read
+  empty; a rename of it or of a directory above it, read meanwhile, makes
+  pyev watch and list it where it is now. And a directory moved into one
+  whose watch was not in place yet (``mkdir new && mv old new/``) turns up
+  when the new one is listed, with the wd it had: a MOVED, found early,
+  whose lone MOVED_FROM is then no move out (``arrived``).
 - A rename is two events with one cookie, MOVED_FROM in the old directory
-  and MOVED_TO in the new one, queued together. Paired, they are a MOVED
-  (for a directory: every path under it in the map is rewritten, the
-  watches stay, since they follow inodes). A MOVED_FROM left unpaired once
-  the queue is read is a move out of the tree (DELETED, and the watches of
-  a directory dropped); a lone MOVED_TO is a move in (ADDED, and a
-  directory is listed as new).
+  and MOVED_TO in the new one, queued one after the other. Paired, they are
+  a MOVED (for a directory: every path under it in the map is rewritten,
+  the watches stay, since they follow inodes). A MOVED_FROM followed by
+  anything else, or left unpaired once the queue is read, is a move out of
+  the tree (DELETED, and the watches of a directory dropped), settled
+  before the next event counts; a lone MOVED_TO is a move in (ADDED, and
+  a directory is listed as new).
 - The root is judged from its parent, which holds a watch too (the
   *anchor*): its entry for the root's name says when the root is deleted,
   moved away, replaced (an atomic save of a file root), or comes back.
@@ -119,6 +128,10 @@ class NativeTree:
         "root_is_dir",
         "moves",
         "suppress",
+        "missed",
+        "arrived",
+        "renamed",
+        "links",
         "out",
         "fallback",
         "warned",
@@ -139,6 +152,10 @@ class NativeTree:
         self.root_is_dir = False
         self.moves: dict[int, tuple[str, bool, int]] = {}  # cookie -> (path, is_dir, verdict) of a MOVED_FROM
         self.suppress: set[str] = set()  # paths a listing reported, whose create event may follow
+        self.missed: set[str] = set()  # new directories gone before their watch was placed: moved, maybe
+        self.arrived: set[str] = set()  # the old paths of directories found moved before their move was read
+        self.renamed: dict[str, str] = {}  # new path -> old path of the directories renamed since the queue was empty
+        self.links: set[str] = set()  # with follow: the symlinks to directories, which are watched through
         self.out: list[FileChange] = []
         self.fallback = False  # out of watches: to be polled instead
         self.warned: set[str] = set()  # directories it could not read, warned about
@@ -164,10 +181,11 @@ class NativeTree:
         self.anchor = wd
         return True
 
-    def grow(self, top: str, *, report: bool, is_root: bool = False) -> None:
+    def grow(self, top: str, *, report: bool, is_root: bool = False, placed: set[int] | None = None) -> None:
         """Watch ``top`` and the directories under it, listing each once its
         watch is in place; with ``report``, every entry found is ADDED. Out
-        of watches (``fallback``), the listing still reports."""
+        of watches (``fallback``), the listing still reports. The wds of the
+        directories it finds are added to ``placed``."""
         source = self.source
         judge = self.judge
         recursive = self.recursive
@@ -185,9 +203,24 @@ class NativeTree:
                 if wd >= 0:
                     known = dirs.get(wd)
                     if known is not None and known != prefix:
-                        continue  # watched under another path already (a symlink loop, or a second way in)
+                        if _same_directory(known, directory):
+                            continue  # watched under another path already (a symlink loop, or a second way in)
+                        if self.renamed.get(known[:-1]) != directory:
+                            moved = self._arrived(known[:-1], directory)
+                            if placed is not None:
+                                placed.update(moved)
+                            continue
+                        # A rename read late moved this watch along, but
+                        # the directory renamed was another one of this
+                        # name, made and renamed before this one: this one
+                        # is here, and that one, never watched, is there.
+                        self.rename_under(known[:-1], directory)
+                        stack.append(known[:-1])
                     dirs[wd] = prefix
+                    if placed is not None:
+                        placed.add(wd)
                 elif not self.fallback:
+                    self.missed.add(directory)
                     continue  # gone, unreadable: nothing under it to report
             if self.fallback and not report:
                 return  # the start ran out of watches: the tree is polled instead
@@ -196,6 +229,7 @@ class NativeTree:
             try:
                 listing = os.scandir(directory)
             except (FileNotFoundError, NotADirectoryError):
+                self.missed.add(directory)
                 continue  # removed already: its events will say so
             except OSError as exc:
                 warn_unreadable(self.warned, directory, exc)
@@ -214,6 +248,8 @@ class NativeTree:
                         path = entry.path
                         if judge(entry.name, path, True) != SKIP:
                             stack.append(path)
+                            if follow and entry.is_symlink():
+                                self.links.add(path)
                     continue
                 for entry in listing:
                     try:
@@ -231,24 +267,70 @@ class NativeTree:
                         # (without a watch, no wd tells a symlink loop: the
                         # polling that takes over looks through the links)
                         stack.append(path)
+                        if follow and entry.is_symlink():
+                            self.links.add(path)
 
     def drop_under(self, directory: str) -> None:
         """Release the watches of ``directory`` and of everything under it."""
         prefix = directory if directory.endswith("/") else directory + "/"
         for wd in [wd for wd, path in self.dirs.items() if path.startswith(prefix)]:
             self.source.release(self, wd)
+        if self.links:
+            self.links.difference_update([link for link in self.links if link.startswith(prefix)])
 
-    def rename_under(self, old: str, new: str) -> None:
+    def _arrived(self, old: str, new: str) -> list[int]:
+        """The directory watched as ``old`` is found at ``new``: it was moved
+        into a directory whose watch was not in place yet (``mkdir new &&
+        mv old new/``), so only its MOVED_FROM is queued. It is a MOVED, its
+        watches go with it, and that MOVED_FROM is no move out. Returns the
+        wds that went with it."""
+        moved = self.rename_under(old, new)
+        self.arrived.add(old)
+        judge = self.judge
+        old_verdict = judge(os.path.basename(old), old, True)
+        verdict = judge(os.path.basename(new), new, True)
+        if old_verdict == REPORT and verdict == REPORT:
+            self.out.append(FileChange(Change.MOVED, new, True, old))
+        elif old_verdict == REPORT:
+            self.out.append(FileChange(Change.DELETED, old, True))
+        elif verdict == REPORT:
+            self.out.append(FileChange(Change.ADDED, new, True))
+        return moved
+
+    def _grow_missed(self, old: str, new: str) -> None:
+        """The directory ``old`` moved to ``new``: the new directories under
+        it (or it) that were gone when their watch was to be placed had
+        moved with it (``mkdir tmp && fill tmp && mv tmp final``). Watch and
+        list them where they are now."""
+        prefix = old + "/"
+        for lost in [path for path in self.missed if path == old or path.startswith(prefix)]:
+            self.missed.discard(lost)
+            self.grow(new + lost[len(old) :], report=True)
+
+    def rename_under(self, old: str, new: str) -> list[int]:
+        """The directory ``old`` is ``new`` now: so is everything under it.
+        Returns the wds renamed."""
         prefix = old + "/"
         cut = len(old)
         dirs = self.dirs
-        for wd, path in list(dirs.items()):
-            if path.startswith(prefix):
-                dirs[wd] = new + path[cut:]
+        moved = [wd for wd, path in dirs.items() if path.startswith(prefix)]
+        for wd in moved:
+            dirs[wd] = new + dirs[wd][cut:]
+        links = self.links
+        for link in [link for link in links if link.startswith(prefix)] if links else ():
+            links.discard(link)
+            links.add(new + link[cut:])
+        return moved
 
     # -- events ---------------------------------------------------------------
 
     def event(self, wd: int, mask: int, cookie: int, raw_name: bytes) -> None:
+        if self.moves and not (mask & IN_MOVED_TO and cookie in self.moves):
+            # A rename's MOVED_TO comes right after its MOVED_FROM: anything
+            # else first means the entry left the tree, before what follows
+            # (a new file or directory under the same name, the same
+            # directory moved back).
+            self.settle_moves()
         if wd == self.anchor:
             if raw_name == self.root_name:
                 self._root_event(mask)
@@ -266,6 +348,16 @@ class NativeTree:
         name = raw_name.decode(_ENCODING, _ERRORS)
         path = prefix + name
         is_dir = bool(mask & IN_ISDIR)
+        link = False
+        if self.follow and not is_dir and not mask & _WRITTEN:
+            # A symlink to a directory is one, followed.
+            if mask & _APPEARS:
+                link = is_dir = os.path.isdir(path)
+                if link:
+                    self.links.add(path)
+            elif path in self.links:
+                link = is_dir = True
+                self.links.discard(path)
         verdict = self.judge(name, path, is_dir)
         if mask & _WRITTEN:
             if verdict == REPORT and not is_dir and (mask & IN_MODIFY or _touched(path)):
@@ -282,10 +374,16 @@ class NativeTree:
                 self.grow(path, report=True)
         elif mask & IN_DELETE:
             self.suppress.discard(path)
+            self.missed.discard(path)
             if verdict == REPORT:
                 self.out.append(FileChange(Change.DELETED, path, is_dir))
+            if link:
+                self.drop_under(path)  # its target stays, and its watches with it
         elif mask & IN_MOVED_FROM:
             self.suppress.discard(path)
+            if path in self.arrived:
+                self.arrived.discard(path)  # reported as MOVED already
+                return
             self.moves[cookie] = (path, is_dir, verdict)
         elif mask & IN_MOVED_TO:
             self._moved_in(path, is_dir, verdict, self.moves.pop(cookie, None))
@@ -319,6 +417,9 @@ class NativeTree:
             out.append(FileChange(Change.ADDED, path, is_dir))
         if is_dir and self.recursive:
             self.rename_under(old_path, path)
+            self.renamed[path] = old_path
+            if self.missed:
+                self._grow_missed(old_path, path)
 
     def _moved_out(self, path: str, is_dir: bool, verdict: int) -> None:
         if verdict == REPORT:
@@ -369,6 +470,9 @@ class NativeTree:
             self.source.release(self, wd)
         self.moves.clear()
         self.suppress.clear()
+        self.missed.clear()
+        self.arrived.clear()
+        self.renamed.clear()
         if self.anchor < 0:
             self.source.poll_for_root(self.w)
 
@@ -448,8 +552,7 @@ class NativeTree:
                 self.dirs[wd] = prefix
                 if reported:
                     self.out.append(FileChange(Change.ADDED, directory, True))
-                self.grow(directory, report=True)
-                seen.update(wd for wd, path in self.dirs.items() if path.startswith(prefix))
+                self.grow(directory, report=True, placed=seen)
                 continue
             if old_prefix != prefix:
                 implied = any(
@@ -498,6 +601,13 @@ def _touched(path: str) -> bool:
     except OSError:
         return False  # gone: its deletion is reported on its own
     return st.st_mtime_ns == st.st_ctime_ns
+
+
+def _same_directory(a: str, b: str) -> bool:
+    try:
+        return os.path.samestat(os.stat(a), os.stat(b))
+    except OSError:
+        return False
 
 
 def _isdir(st: os.stat_result) -> bool:

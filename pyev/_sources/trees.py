@@ -73,6 +73,13 @@ class PolledTree:
         snap = scan(w._path, w._recursive, w._follow_symlinks, w._judge, unreadable)
         for path, exc in unreadable:
             warn_unreadable(self.warned, path, exc)
+        if unreadable and self.snapshot:
+            # What was seen in a directory that can no longer be read is
+            # taken to be there still: unreadable is not empty.
+            kept = tuple(path if path.endswith("/") else path + "/" for path, _ in unreadable)
+            for path, entry in self.snapshot.items():
+                if path.startswith(kept) and path not in snap:
+                    snap[path] = entry
         return snap
 
     def poll(self) -> list[FileChange]:
@@ -253,7 +260,8 @@ class TreeSource:
                         state.event(wd, mask, cookie, name)
         natives = [state for state in self.trees.values() if isinstance(state, NativeTree)]
         for state in natives:
-            if state.moves:
+            if state.moves and (drained or overflow or state.fallback):
+                # (else the MOVED_TO may be the next event still queued)
                 state.settle_moves()
         if overflow:
             warnings.warn(
@@ -269,6 +277,9 @@ class TreeSource:
             self.synced_ns = before
             for state in natives:
                 state.suppress.clear()
+                state.missed.clear()
+                state.arrived.clear()
+                state.renamed.clear()
         for state in natives:
             if state.fallback and self.trees.get(state.w) is state:
                 self._to_polling(state.w, state)

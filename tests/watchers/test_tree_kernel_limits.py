@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import pytest
 
 import pyev as ev
 from pyev import _linux
-from pyev._sources import trees
+from pyev._sources import treenative, trees
 
 from .helpers import run_until
 from .tree_helpers import expect, expect_at_least, make_tree, watch, write
@@ -258,3 +261,80 @@ def test_an_unreadable_new_directory_is_added_skipped_with_a_warning_and_the_res
     messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
     assert messages and all("locked" in m for m in messages)
     assert len(messages) == 1  # once, not at every poll
+
+
+def test_a_directory_that_becomes_unreadable_is_not_reported_emptied(
+    tree_loop: ev.Loop, tmp_path: Path, make_unreadable: object, mechanism: str
+) -> None:
+    make_tree(tmp_path, {"locked/f": "1", "locked/sub/g": "2"})
+    _, log = watch(tree_loop, tmp_path)
+    make_unreadable(tmp_path / "locked")  # type: ignore[operator]
+    write(tmp_path / "other")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        expect(tree_loop, log, ["ADDED other"])
+    # Polling cannot list it any more, and says so; inotify's watch stays.
+    messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert all("locked" in m for m in messages)
+    assert len(messages) == (1 if mechanism == "polling" else 0)
+
+
+def _lines_run_to_rescan(loop: ev.Loop, root: Path, new_directories: int) -> int:
+    """How many lines of treenative.py a rescan runs after ``new_directories``
+    were made unseen: the work done, counted without a clock."""
+    root.mkdir()
+    tree, _ = watch(loop, root)
+    for n in range(new_directories):
+        (root / f"d{n}").mkdir()
+    assert loop._trees is not None
+    state = loop._trees.trees[tree]
+    assert isinstance(state, treenative.NativeTree)
+    count = 0
+
+    def line(frame: FrameType, event: str, arg: Any) -> Callable[..., Any]:
+        nonlocal count
+        if event == "line":
+            count += 1
+        return line
+
+    def call(frame: FrameType, event: str, arg: Any) -> Callable[..., Any] | None:
+        return line if frame.f_code.co_filename == treenative.__file__ else None
+
+    previous = sys.gettrace()
+    sys.settrace(call)
+    try:
+        state.rescan(0)
+    finally:
+        sys.settrace(previous)
+    assert len(state.out) == new_directories
+    tree.stop()
+    return count
+
+
+def test_a_rescan_takes_time_in_proportion_to_the_new_directories(inotify_loop: ev.Loop, tmp_path: Path) -> None:
+    # The overflow of a burst that made thousands of directories: four times
+    # the directories, about four times the work, not sixteen.
+    small = _lines_run_to_rescan(inotify_loop, tmp_path / "small", 100)
+    large = _lines_run_to_rescan(inotify_loop, tmp_path / "large", 400)
+    assert large < 5 * small, (small, large)
+
+
+def test_a_rename_read_over_two_wake_ups_is_one_move(
+    inotify_loop: ev.Loop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A busy queue: a wake-up reads MAX_READS times and leaves the rest
+    # queued, here right after a rename's MOVED_FROM.
+    make_tree(tmp_path, {"a/f": "1", "b": None})
+    _, log = watch(inotify_loop, tmp_path)
+    os.rename(tmp_path / "a/f", tmp_path / "b/f")
+    source = inotify_loop._trees
+    assert source is not None
+    events = _linux.inotify_read_events(source.ifd)
+    cut = next(i for i, (_, mask, _, _) in enumerate(events) if mask & _linux.IN_MOVED_FROM) + 1
+    reads = [events[:cut], events[cut:], []]
+    monkeypatch.setattr(_linux, "inotify_read_events", lambda fd: reads.pop(0) if reads else [])
+    monkeypatch.setattr(trees, "MAX_READS", 1)
+    while reads:
+        source._on_inotify()  # one wake-up each (called here: the fd is read already)
+    inotify_loop.run(ev.RUN_NOWAIT)  # the callback
+    assert log.described() == ["MOVED a/f -> b/f"]

@@ -136,3 +136,37 @@ def inotify_fds() -> int:
             pass
     return count
 
+
+
+def listing(root: Path | str) -> dict[str, bool]:
+    """Every path under ``root`` (relative) -> whether it is a directory."""
+    found = {}
+    for directory, dirs, files in os.walk(root):
+        for name in dirs:
+            found[os.path.relpath(os.path.join(directory, name), root)] = True
+        for name in files:
+            found[os.path.relpath(os.path.join(directory, name), root)] = False
+    return found
+
+
+def replay(tree: dict[str, bool], changes: Iterable[ev.FileChange], root: Path | str) -> None:
+    """Applies ``changes`` to ``tree`` (a ``listing``) as the documentation
+    says they read: a directory DELETED takes what is under it, a directory
+    MOVED takes it along."""
+    root = os.path.abspath(root)
+    for c in changes:
+        path = os.path.relpath(c.path, root)
+        if c.change == ev.Change.ADDED:
+            tree[path] = c.is_dir
+        elif c.change == ev.Change.DELETED:
+            for gone in [p for p in tree if p == path or p.startswith(path + "/")]:
+                del tree[gone]
+        elif c.change == ev.Change.MOVED:
+            assert c.old_path is not None
+            old = os.path.relpath(c.old_path, root)
+            moving = {path + p[len(old) :]: d for p, d in tree.items() if p == old or p.startswith(old + "/")}
+            for gone in [p for p in tree if p == old or p.startswith(old + "/") or p == path or p.startswith(path + "/")]:
+                del tree[gone]
+            tree.update(moving)
+        else:
+            assert path in tree, f"MODIFIED {path}, which is not there"
