@@ -48,7 +48,7 @@ ROOT = HERE.parents[1]
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from common import noop, perf_counter, run_settings  # noqa: E402
+from common import marked_section, noop, perf_counter, run_settings, with_marked_section  # noqa: E402
 from fds import BACKLOG, EchoRun  # noqa: E402
 
 LOOPS = ("asyncio", "uvloop", "pyev.aio")
@@ -537,19 +537,12 @@ MARK_END = "<!-- aio:end -->"
 
 def section_of(text: str) -> str:
     """The aio section of a report ("" if none), markers included."""
-    start = text.find(MARK_START)
-    end = text.find(MARK_END, start)
-    if start < 0 or end < 0:
-        return ""
-    return text[start : end + len(MARK_END)]
+    return marked_section(text, MARK_START, MARK_END)
 
 
 def with_section(text: str, section: str) -> str:
     """``text`` with its aio section replaced by ``section`` (appended if none)."""
-    old = section_of(text)
-    if old:
-        return text.replace(old, section)
-    return text.rstrip("\n") + ("\n\n" if text.strip() else "") + section + "\n"
+    return with_marked_section(text, section, MARK_START, MARK_END)
 
 
 def markdown(

@@ -197,3 +197,23 @@ def run_settings(parser: argparse.ArgumentParser, args: argparse.Namespace, root
         out = root / "docs" / "benchmarks"
     out.parent.mkdir(parents=True, exist_ok=True)
     return mode, repeat, out
+
+
+# -- report sections kept between runs ------------------------------------------------
+
+
+def marked_section(text: str, start_mark: str, end_mark: str) -> str:
+    """The section of a report between the two marks ("" if none), marks included."""
+    start = text.find(start_mark)
+    end = text.find(end_mark, start)
+    if start < 0 or end < 0:
+        return ""
+    return text[start : end + len(end_mark)]
+
+
+def with_marked_section(text: str, section: str, start_mark: str, end_mark: str) -> str:
+    """``text`` with its marked section replaced by ``section`` (appended if none)."""
+    old = marked_section(text, start_mark, end_mark)
+    if old:
+        return text.replace(old, section)
+    return text.rstrip("\n") + ("\n\n" if text.strip() else "") + section + "\n"

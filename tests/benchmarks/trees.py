@@ -63,6 +63,8 @@ ROOT = HERE.parents[1]
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
+from common import marked_section, with_marked_section  # noqa: E402
+
 LIBRARIES = ("pyev", "watchdog", "watchfiles")
 ROWS = ("start", "memory", "latency", "burst", "idle")
 SIZES = {
@@ -161,7 +163,21 @@ class PyevSession:
         self.loop.close()
 
 
-class WatchdogSession:
+class ThreadedSession:
+    """A peer that watches in its own thread: waiting is sleeping, and
+    nothing needs a nudge."""
+
+    def wait(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+    def run_until(self, done: threading.Event, limit: float) -> None:
+        done.wait(limit)
+
+    def poke(self) -> None:
+        pass
+
+
+class WatchdogSession(ThreadedSession):
     def __init__(self, root: str, on_paths: Callable[[list[str]], None]) -> None:
         from watchdog.events import FileSystemEventHandler
         from watchdog.observers import Observer
@@ -178,21 +194,12 @@ class WatchdogSession:
         self.observer.schedule(Handler(), root, recursive=True)
         self.observer.start()
 
-    def wait(self, seconds: float) -> None:
-        time.sleep(seconds)
-
-    def run_until(self, done: threading.Event, limit: float) -> None:
-        done.wait(limit)
-
-    def poke(self) -> None:
-        pass
-
     def close(self) -> None:
         self.observer.stop()
         self.observer.join()
 
 
-class WatchfilesSession:
+class WatchfilesSession(ThreadedSession):
     def __init__(self, root: str, on_paths: Callable[[list[str]], None]) -> None:
         import watchfiles
 
@@ -213,15 +220,6 @@ class WatchfilesSession:
 
         self.thread = threading.Thread(target=run, daemon=True)
         self.thread.start()
-
-    def wait(self, seconds: float) -> None:
-        time.sleep(seconds)
-
-    def run_until(self, done: threading.Event, limit: float) -> None:
-        done.wait(limit)
-
-    def poke(self) -> None:
-        pass
 
     def close(self) -> None:
         self.stop_event.set()
@@ -547,18 +545,13 @@ MARK_END = "<!-- trees:end -->"
 
 
 def section_of(text: str) -> str:
-    start = text.find(MARK_START)
-    end = text.find(MARK_END, start)
-    if start < 0 or end < 0:
-        return ""
-    return text[start : end + len(MARK_END)]
+    """The trees section of a report ("" if none), markers included."""
+    return marked_section(text, MARK_START, MARK_END)
 
 
 def with_section(text: str, section: str) -> str:
-    old = section_of(text)
-    if old:
-        return text.replace(old, section)
-    return text.rstrip("\n") + ("\n\n" if text.strip() else "") + section + "\n"
+    """``text`` with its trees section replaced by ``section`` (appended if none)."""
+    return with_marked_section(text, section, MARK_START, MARK_END)
 
 
 def report(
